@@ -1,0 +1,7 @@
+"""`ray101 compare`."""
+
+import click
+
+
+def register(cli: click.Group) -> None:
+    pass

@@ -1,0 +1,7 @@
+"""`ray101 mongo`."""
+
+import click
+
+
+def register(cli: click.Group) -> None:
+    pass

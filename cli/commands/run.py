@@ -1,0 +1,7 @@
+"""`ray101 run`."""
+
+import click
+
+
+def register(cli: click.Group) -> None:
+    pass
