@@ -1,0 +1,60 @@
+{{/*
+Pod spec pieces shared by the head and worker groups of every RayCluster.
+Usage: include "ray101.ray.podSpec" (dict "ctx" $ "key" $key)
+*/}}
+{{- define "ray101.ray.podSpec" -}}
+{{- $defaults := .ctx.Values.clusterDefaults -}}
+automountServiceAccountToken: false
+securityContext:
+  {{- toYaml $defaults.podSecurityContext | nindent 2 }}
+{{- with .ctx.Values.imagePullSecrets }}
+imagePullSecrets:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $defaults.nodeSelector }}
+nodeSelector:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- with $defaults.tolerations }}
+tolerations:
+  {{- toYaml . | nindent 2 }}
+{{- end }}
+{{- if $defaults.spreadOverNodes }}
+affinity:
+  podAntiAffinity:
+    preferredDuringSchedulingIgnoredDuringExecution:
+      - weight: 100
+        podAffinityTerm:
+          topologyKey: kubernetes.io/hostname
+          labelSelector:
+            matchLabels:
+              app.kubernetes.io/instance: {{ .ctx.Release.Name }}
+              ray101.io/cluster: {{ .key }}
+{{- end }}
+{{- end }}
+
+{{/*
+Env, resources and security context of a Ray container.
+Usage: include "ray101.ray.containerCommon" (dict "ctx" $ "mongoSecret" $name "resources" $res)
+*/}}
+{{- define "ray101.ray.containerCommon" -}}
+{{- $defaults := .ctx.Values.clusterDefaults -}}
+env:
+  - name: RAY101_SERVE_PORT
+    value: {{ $defaults.headPorts.serve | quote }}
+  {{- if .mongoSecret }}
+  # The URI carries a password: it comes from the Secret, never from values.
+  - name: RAY101_MONGO_URI
+    valueFrom:
+      secretKeyRef:
+        name: {{ .mongoSecret }}
+        key: {{ .ctx.Values.mongodb.auth.secretKeys.uri }}
+  {{- end }}
+  {{- with $defaults.extraEnv }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
+resources:
+  {{- toYaml .resources | nindent 2 }}
+securityContext:
+  {{- toYaml $defaults.securityContext | nindent 2 }}
+{{- end }}
