@@ -1,0 +1,424 @@
+"""The lab's MongoDB server: an external one, a local ``mongod``, or a local FerretDB.
+
+Which server, in order of preference:
+
+1. ``RAY101_MONGO_URI`` set: an external server. ray101 never starts or stops it.
+2. ``mongod`` on PATH: started by us, data under ``<state>/mongo/db``.
+3. FerretDB v1.24.2 with its SQLite backend, built by ``scripts/install-ferretdb.sh`` into
+   ``<tools>/bin/ferretdb``, data under ``<state>/mongo/data``.
+
+``RAY101_MONGO_SERVER=mongod|ferretdb`` forces the local kind (the tests use ``ferretdb``).
+A server we start runs detached (its own session) and is recorded in ``<state>/mongo/server.json``
+(pid, kind, host, port, uri); ``stop`` signals exactly that pid. The lead runs Ray nodes in network
+namespaces and starts the server on the bridge IP (e.g. 10.101.0.1), which the host reaches too;
+FerretDB v1 listens on one address only, so the host is a single parameter.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from typing import Iterator
+
+from ray101 import state
+from ray101.errors import Ray101Error
+
+FERRETDB_VERSION = "v1.24.2"
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 27017
+URI_ENV = "RAY101_MONGO_URI"
+SERVER_ENV = "RAY101_MONGO_SERVER"
+START_TIMEOUT = 30.0
+PING_TIMEOUT_MS = 10_000
+
+EXTERNAL, MONGOD, FERRETDB = "external", "mongod", "ferretdb"
+
+
+# -- URIs -------------------------------------------------------------------------------------
+
+_QUERY_SECRET = re.compile(r"(?i)([?&](?:password|authMechanismProperties|tlsCertificateKeyFilePassword)=)[^&]*")
+
+
+def redact(uri: str | None) -> str | None:
+    """``uri`` with any password replaced by ``***`` (safe to print or log).
+
+    Everything between the user name and the last ``@`` goes, so an unescaped ``@`` in the
+    password hides too much rather than too little.
+    """
+    if not uri:
+        return uri
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
+        return "***" if "@" in uri else uri
+    at = rest.rfind("@")
+    if at >= 0:
+        user, colon, _ = rest[:at].partition(":")
+        rest = f"{user}:***{rest[at:]}" if colon else rest
+    return _QUERY_SECRET.sub(r"\1***", f"{scheme}://{rest}")
+
+
+def hosts_of(uri: str) -> str:
+    """The host list of a MongoDB URI (no credentials), for error messages."""
+    rest = uri.partition("://")[2] or uri
+    rest = rest[rest.rfind("@") + 1 :]
+    return re.split(r"[/?]", rest, maxsplit=1)[0] or "?"
+
+
+def external_uri() -> str | None:
+    return os.environ.get(URI_ENV) or None
+
+
+def local_uri(host: str, port: int) -> str:
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"mongodb://{host}:{port}/"
+
+
+def client(uri: str, timeout_ms: int = PING_TIMEOUT_MS):
+    """A ``MongoClient`` that gives up selecting a server after ``timeout_ms``."""
+    from pymongo import MongoClient
+    from pymongo.errors import ConfigurationError, InvalidURI
+
+    try:
+        return MongoClient(uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms)
+    except (InvalidURI, ConfigurationError, ValueError, TypeError) as exc:
+        raise Ray101Error(f"invalid MongoDB URI {redact(uri)}: {_short(exc, uri)}") from None
+
+
+def _short(exc: BaseException, uri: str | None = None) -> str:
+    """A one-line, password-free reason from a pymongo error."""
+    text = str(exc).split(", Timeout:")[0].split("Topology Description")[0]
+    text = " ".join(text.split()).rstrip(",; ")
+    if uri:
+        password = _password(uri)
+        if password:
+            text = text.replace(password, "***")
+        text = text.replace(uri, redact(uri) or "")
+    return text[:300]
+
+
+def _password(uri: str) -> str | None:
+    rest = uri.partition("://")[2]
+    at = rest.rfind("@")
+    if at < 0:
+        return None
+    _, colon, password = rest[:at].partition(":")
+    return password if colon and password else None
+
+
+def ping(uri: str, timeout_ms: int = PING_TIMEOUT_MS) -> None:
+    """Raise ``Ray101Error`` naming the host (password redacted) unless ``uri`` answers ``ping``."""
+    from pymongo.errors import PyMongoError
+
+    c = client(uri, timeout_ms)
+    try:
+        c.admin.command("ping")
+    except PyMongoError as exc:
+        raise Ray101Error(f"cannot reach MongoDB at {hosts_of(uri)} ({redact(uri)}): {_short(exc, uri)}") from None
+    finally:
+        c.close()
+
+
+def answers(uri: str, timeout_ms: int = 1000) -> bool:
+    try:
+        ping(uri, timeout_ms)
+        return True
+    except Ray101Error:
+        return False
+
+
+# -- files ------------------------------------------------------------------------------------
+
+
+def mongo_dir() -> Path:
+    path = state.home() / "mongo"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _record_path() -> Path:
+    return mongo_dir() / "server.json"
+
+
+def _read_record() -> dict | None:
+    try:
+        return json.loads(_record_path().read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+@contextlib.contextmanager
+def _locked() -> Iterator[None]:
+    """Serialize start/stop between concurrent ray101 processes."""
+    with open(mongo_dir() / ".lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _log_path(kind: str) -> Path:
+    return mongo_dir() / f"{kind}.log"
+
+
+# -- binaries ---------------------------------------------------------------------------------
+
+
+def local_kind() -> str:
+    """``mongod`` when on PATH, else ``ferretdb`` (``RAY101_MONGO_SERVER`` overrides)."""
+    forced = (os.environ.get(SERVER_ENV) or "").strip().lower()
+    if forced in (MONGOD, FERRETDB):
+        return forced
+    if forced and forced != "auto":
+        raise Ray101Error(f"{SERVER_ENV} must be mongod, ferretdb or auto, not {forced!r}")
+    return MONGOD if shutil.which("mongod") else FERRETDB
+
+
+def kind() -> str:
+    return EXTERNAL if external_uri() else local_kind()
+
+
+def ferretdb_path() -> Path:
+    return state.tools_dir() / "bin" / "ferretdb"
+
+
+def _ferretdb_version(path: Path) -> str | None:
+    try:
+        out = subprocess.run([str(path), "--version"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    match = re.search(r"version:\s*(\S+)", out)
+    return match.group(1) if match else None
+
+
+def install_script() -> Path:
+    return state.project_root() / "scripts" / "install-ferretdb.sh"
+
+
+def install(force: bool = False) -> dict:
+    """Locate (or, for FerretDB, build) the local server binary: ``{"kind", "path", "version"}``."""
+    k = local_kind()
+    if k == MONGOD:
+        path = shutil.which("mongod")
+        if not path:
+            raise Ray101Error(f"{SERVER_ENV}=mongod but mongod is not on PATH")
+        return {"kind": MONGOD, "path": path, "version": None}
+    path = ferretdb_path()
+    if force or _ferretdb_version(path) != FERRETDB_VERSION:
+        if not shutil.which("go"):
+            raise Ray101Error(
+                f"FerretDB {FERRETDB_VERSION} is not installed at {path} and building it needs Go: "
+                "install Go (https://go.dev/dl/), or put mongod on PATH, or set RAY101_MONGO_URI"
+            )
+        script = install_script()
+        if not script.exists():
+            raise Ray101Error(f"cannot build FerretDB: {script} is missing")
+        if force and path.exists():
+            path.unlink()
+        env = dict(os.environ, RAY101_TOOLS=str(state.tools_dir()), FERRETDB_VERSION=FERRETDB_VERSION)
+        proc = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True)
+        if proc.returncode != 0:
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+            raise Ray101Error(f"building FerretDB {FERRETDB_VERSION} failed ({script}): {tail[0]}")
+        if _ferretdb_version(path) != FERRETDB_VERSION:
+            raise Ray101Error(f"built {path}, but it does not report version {FERRETDB_VERSION}")
+    return {"kind": FERRETDB, "path": str(path), "version": FERRETDB_VERSION}
+
+
+# -- processes --------------------------------------------------------------------------------
+
+
+def _alive(pid: int | None, binary: str | None = None) -> bool:
+    """Is ``pid`` running (not a zombie) and, when known, still the ``binary`` we started?"""
+    if not pid:
+        return False
+    with contextlib.suppress(ChildProcessError, OSError):
+        done, _ = os.waitpid(pid, os.WNOHANG)  # reap it if it is our dead child
+        if done == pid:
+            return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        if stat.rsplit(")", 1)[1].split()[0] == "Z":
+            return False
+        if binary:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+            return Path(cmd).name == Path(binary).name
+    except (OSError, IndexError):
+        pass
+    return True
+
+
+def _port_open(host: str, port: int) -> bool:
+    connect_host = "127.0.0.1" if host in ("0.0.0.0", "") else ("::1" if host == "::" else host)
+    try:
+        with socket.create_connection((connect_host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _command(k: str, binary: str, host: str, port: int) -> list[str]:
+    base = mongo_dir()
+    if k == MONGOD:
+        (base / "db").mkdir(exist_ok=True)
+        return [binary, "--dbpath", str(base / "db"), "--bind_ip", host, "--port", str(port),
+                "--logpath", str(_log_path(MONGOD)), "--logappend"]  # fmt: skip
+    (base / "data").mkdir(exist_ok=True)
+    (base / "state").mkdir(exist_ok=True)
+    addr = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return [
+        binary,
+        "--handler=sqlite",
+        f"--sqlite-url=file:{base / 'data'}/",
+        f"--state-dir={base / 'state'}",
+        f"--listen-addr={addr}",
+        "--telemetry=disable",
+        "--debug-addr=-",  # no HTTP debug listener: nothing to clash with a second instance
+        "--log-level=warn",
+    ]
+
+
+def _stop_pid(pid: int, binary: str | None, timeout: float = 10.0) -> bool:
+    """SIGTERM ``pid`` (SIGKILL after ``timeout``); True when it was running."""
+    if not _alive(pid, binary):
+        return False
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not _alive(pid, binary):
+            return True
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+    while _alive(pid, binary) and time.monotonic() < deadline + 5:
+        time.sleep(0.05)
+    return True
+
+
+def _log_tail(path: Path, lines: int = 1) -> str:
+    try:
+        text = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return " | ".join(line.strip() for line in text[-lines:])[:300]
+
+
+def _record_alive(rec: dict | None) -> bool:
+    return bool(rec) and _alive(rec.get("pid"), rec.get("binary"))
+
+
+def ensure_running(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, timeout: float = START_TIMEOUT) -> str:
+    """Start the local server on ``host:port`` unless ours already answers there; return its URI.
+
+    With ``RAY101_MONGO_URI`` set, only checks that the external server answers. A recorded server
+    on another address is stopped and started again on the new one.
+    """
+    ext = external_uri()
+    if ext:
+        ping(ext)
+        return ext
+    if not 0 < int(port) < 65536:
+        raise Ray101Error(f"port must be between 1 and 65535, not {port}")
+    with _locked():
+        rec = _read_record()
+        if _record_alive(rec):
+            if rec.get("host") == host and rec.get("port") == port and answers(rec["uri"], 3000):
+                return rec["uri"]
+            _stop_pid(rec["pid"], rec.get("binary"))
+        _record_path().unlink(missing_ok=True)
+        if _port_open(host, port):
+            raise Ray101Error(
+                f"{host}:{port} is already in use by a process ray101 did not start; "
+                f"use another --port, stop that server, or set {URI_ENV} to use it"
+            )
+        info = install()
+        k, binary = info["kind"], info["path"]
+        log = _log_path(k)
+        uri = local_uri(host, port)
+        with open(log, "ab") as out:
+            out.write(f"\n--- ray101: starting {k} on {host}:{port} at {time.strftime('%Y-%m-%dT%H:%M:%S')}\n".encode())
+            out.flush()
+            try:
+                proc = subprocess.Popen(
+                    _command(k, binary, host, port),
+                    stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                    start_new_session=True, cwd=mongo_dir(),
+                )  # fmt: skip
+            except OSError as exc:
+                raise Ray101Error(f"cannot start {binary}: {exc.strerror}") from None
+        record = {"pid": proc.pid, "kind": k, "binary": binary, "host": host, "port": port, "uri": uri,
+                  "log": str(log), "started": time.time()}  # fmt: skip
+        state.atomic_write(_record_path(), json.dumps(record, indent=2) + "\n")
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                _record_path().unlink(missing_ok=True)
+                raise Ray101Error(
+                    f"{k} exited with code {proc.returncode} while starting on {host}:{port}; "
+                    f"see {log}: {_log_tail(log)}"
+                )
+            if answers(uri, 500):
+                return uri
+            if time.monotonic() > deadline:
+                _stop_pid(proc.pid, binary)
+                _record_path().unlink(missing_ok=True)
+                raise Ray101Error(f"{k} did not answer ping on {host}:{port} within {timeout:.0f}s; see {log}")
+            time.sleep(0.1)
+
+
+def stop() -> dict:
+    """Stop the server ray101 started (exactly the recorded pid); fine when none runs."""
+    if external_uri() and not _read_record():
+        return {"kind": EXTERNAL, "stopped": False, "message": f"external server ({URI_ENV}): not ours to stop"}
+    with _locked():
+        rec = _read_record()
+        if not rec:
+            return {"kind": local_kind(), "stopped": False, "message": "no server recorded"}
+        stopped = _stop_pid(rec["pid"], rec.get("binary"))
+        _record_path().unlink(missing_ok=True)
+        return {"kind": rec.get("kind"), "stopped": stopped, "pid": rec["pid"],
+                "message": f"stopped pid {rec['pid']}" if stopped else "was not running"}  # fmt: skip
+
+
+def uri() -> str | None:
+    """The URI to use: ``RAY101_MONGO_URI``, else our running server's, else None."""
+    ext = external_uri()
+    if ext:
+        return ext
+    rec = _read_record()
+    return rec["uri"] if _record_alive(rec) else None
+
+
+def status() -> dict:
+    """Where the server is and whether it answers; the URI is redacted."""
+    ext = external_uri()
+    if ext:
+        return {"kind": EXTERNAL, "running": answers(ext, 3000), "managed": False, "uri": redact(ext),
+                "hosts": hosts_of(ext)}  # fmt: skip
+    rec = _read_record()
+    k = rec.get("kind") if rec else local_kind()
+    out = {"kind": k, "running": False, "managed": True, "pid": None, "host": None, "port": None, "uri": None,
+           "log": str(_log_path(k)), "data": str(mongo_dir() / ("db" if k == MONGOD else "data"))}  # fmt: skip
+    if rec and _record_alive(rec):
+        out.update(pid=rec["pid"], host=rec["host"], port=rec["port"], uri=rec["uri"],
+                   running=answers(rec["uri"], 2000))  # fmt: skip
+    return out

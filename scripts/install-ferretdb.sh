@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Build FerretDB from source into <tools>/bin/ferretdb (the one way ray101 installs it).
+#
+# `go install github.com/FerretDB/FerretDB/cmd/ferretdb@VERSION` builds a binary that panics at
+# start ("Invalid build/version/version.txt file content"): the module zip lacks the generated
+# version.txt. So: download the module, copy it to a scratch dir, write version.txt, go build.
+#
+# Usage: scripts/install-ferretdb.sh [TOOLS_DIR]   (default: $RAY101_TOOLS or <repo>/.tools)
+# Idempotent: does nothing when <tools>/bin/ferretdb --version already reports the version.
+set -euo pipefail
+
+VERSION="${FERRETDB_VERSION:-v1.24.2}"
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+tools="${1:-${RAY101_TOOLS:-$repo_root/.tools}}"
+bin="$tools/bin/ferretdb"
+
+if [[ -x "$bin" ]] && "$bin" --version 2>/dev/null | grep -q "version: $VERSION\$\|$VERSION"; then
+  echo "ferretdb $VERSION already installed: $bin"
+  exit 0
+fi
+
+if ! command -v go >/dev/null 2>&1; then
+  echo "error: 'go' is not on PATH; install Go >= 1.22 (https://go.dev/dl/) to build FerretDB $VERSION" >&2
+  exit 1
+fi
+
+echo "building ferretdb $VERSION into $bin (a few minutes with a cold Go cache)"
+src="$(go mod download -json "github.com/FerretDB/FerretDB@$VERSION" |
+  sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$/\1/p')"
+if [[ -z "$src" || ! -d "$src" ]]; then
+  echo "error: go mod download github.com/FerretDB/FerretDB@$VERSION gave no source dir" >&2
+  exit 1
+fi
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/ferretdb-build.XXXXXX")"
+trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
+cp -R "$src/." "$work/"
+chmod -R u+w "$work"
+mkdir -p "$work/build/version"
+printf '%s' "$VERSION" > "$work/build/version/version.txt"
+
+mkdir -p "$tools/bin"
+# Build to a temp name, then rename: a half-written binary never looks installed.
+(cd "$work" && CGO_ENABLED=0 go build -trimpath -o "$bin.tmp" ./cmd/ferretdb)
+mv -f "$bin.tmp" "$bin"
+"$bin" --version
+echo "installed $bin"
