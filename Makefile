@@ -1,0 +1,121 @@
+# >>> kubernetes targets
+# Kubernetes side of ray101: a local cluster (kind or minikube), the KubeRay operator, the
+# helm/ray101 chart. Every tool and version is overridable: `make deploy PROVIDER=minikube`.
+PROVIDER ?= kind
+KIND ?= kind
+KIND_CLUSTER_NAME ?= ray101
+KIND_CONFIG ?= k8s/kind-config.yaml
+MINIKUBE ?= minikube
+-include k8s/minikube.mk
+NAMESPACE ?= ray101
+RELEASE ?= ray101
+CHART ?= helm/ray101
+KUBERAY_VERSION ?= 1.7.0
+KUBERAY_REPO_URL ?= https://ray-project.github.io/kuberay-helm/
+HELM ?= helm
+KUBECTL ?= kubectl
+DOCKER ?= docker
+RAY101 ?= .venv/bin/ray101
+# Extra arguments for `helm upgrade --install` of the chart, e.g. HELM_ARGS="-f my-values.yaml".
+HELM_ARGS ?=
+DEPLOY_TIMEOUT ?= 15m
+# Cluster the Makefile seeds MongoDB through after deploying.
+SEED_CLUSTER ?= k8s-multi
+# `make image`: the Ray image with pymongo and ray101_jobs baked in.
+IMAGE_REPOSITORY ?= ray101-ray
+IMAGE_TAG ?= 2.60.0-py311
+RAY_BASE_IMAGE ?= rayproject/ray:$(IMAGE_TAG)
+TOOLS_DIR ?= .tools
+
+.PHONY: tools kuberay-crds cluster namespace operator deploy dashboard compare-k8s undeploy \
+	clean-cluster image
+
+tools: ## Install pinned helm (v4) and kubectl into .tools/bin (used by the chart tests)
+	scripts/install-tools.sh
+
+kuberay-crds: ## Download the KubeRay operator chart (its CRDs feed the tests) into .tools/
+	@if [ -d $(TOOLS_DIR)/kuberay-$(KUBERAY_VERSION)/kuberay-operator/crds ]; then \
+		echo "KubeRay $(KUBERAY_VERSION) chart already in $(TOOLS_DIR)/kuberay-$(KUBERAY_VERSION)"; \
+	else \
+		$(HELM) repo add kuberay $(KUBERAY_REPO_URL) --force-update && \
+		mkdir -p $(TOOLS_DIR)/kuberay-$(KUBERAY_VERSION) && \
+		$(HELM) pull kuberay/kuberay-operator --version $(KUBERAY_VERSION) --untar \
+			--untardir $(TOOLS_DIR)/kuberay-$(KUBERAY_VERSION); \
+	fi
+	@echo "export RAY101_KUBERAY_CRDS=$(CURDIR)/$(TOOLS_DIR)/kuberay-$(KUBERAY_VERSION)/kuberay-operator/crds"
+
+cluster: ## Create the local cluster (kind; PROVIDER=minikube), skipped if it already exists
+	@case "$(PROVIDER)" in \
+	kind) \
+		if $(KIND) get clusters 2>/dev/null | grep -qx '$(KIND_CLUSTER_NAME)'; then \
+			echo "kind cluster $(KIND_CLUSTER_NAME) exists"; \
+		else \
+			$(KIND) create cluster --name $(KIND_CLUSTER_NAME) --config $(KIND_CONFIG) --wait 5m; \
+		fi; \
+		$(KUBECTL) config use-context kind-$(KIND_CLUSTER_NAME) ;; \
+	minikube) \
+		if $(MINIKUBE) status -p $(MINIKUBE_PROFILE) >/dev/null 2>&1; then \
+			echo "minikube profile $(MINIKUBE_PROFILE) is running"; \
+		else \
+			$(MINIKUBE) start -p $(MINIKUBE_PROFILE) --driver $(MINIKUBE_DRIVER) \
+				--nodes $(MINIKUBE_NODES) --cpus $(MINIKUBE_CPUS) --memory $(MINIKUBE_MEMORY) \
+				--cni $(MINIKUBE_CNI) --kubernetes-version $(MINIKUBE_KUBERNETES_VERSION); \
+		fi; \
+		$(KUBECTL) config use-context $(MINIKUBE_PROFILE) ;; \
+	*) echo "PROVIDER must be kind or minikube, not '$(PROVIDER)'" >&2; exit 2 ;; \
+	esac
+
+namespace: ## Create the namespace with Pod Security "restricted" enforced
+	sed 's/^  name: ray101$$/  name: $(NAMESPACE)/' k8s/namespace.yaml | $(KUBECTL) apply -f -
+
+operator: namespace ## Install the KubeRay operator (1.7.0) watching the namespace
+	$(HELM) repo add kuberay $(KUBERAY_REPO_URL) --force-update
+	$(HELM) upgrade --install kuberay-operator kuberay/kuberay-operator \
+		--version $(KUBERAY_VERSION) --namespace $(NAMESPACE) \
+		-f k8s/kuberay-operator-values.yaml --set 'watchNamespace={$(NAMESPACE)}' \
+		--wait --timeout 5m
+
+deploy: ## Cluster + operator + chart, wait for the RayClusters, seed MongoDB
+	@$(MAKE) --no-print-directory cluster
+	@$(MAKE) --no-print-directory operator
+	$(HELM) upgrade --install $(RELEASE) $(CHART) --namespace $(NAMESPACE) \
+		--wait --timeout $(DEPLOY_TIMEOUT) $(HELM_ARGS)
+	$(KUBECTL) wait raycluster --namespace $(NAMESPACE) \
+		--selector app.kubernetes.io/instance=$(RELEASE),app.kubernetes.io/part-of=ray101 \
+		--for=jsonpath='{.status.state}'=ready --timeout $(DEPLOY_TIMEOUT)
+	$(RAY101) mongo seed --cluster $(SEED_CLUSTER)
+	@echo
+	@echo "Deployed. Next:"
+	@echo "  $(KUBECTL) -n $(NAMESPACE) get rayclusters,pods"
+	@echo "  $(RAY101) clusters                    # lists k8s-single and k8s-multi"
+	@echo "  make dashboard                        # Ray dashboard of k8s-multi via a port-forward"
+	@echo "  make compare-k8s                      # every workload on both, report in results/k8s"
+	@echo "  make undeploy                         # remove the release and its data"
+
+dashboard: ## Open the Ray dashboard of k8s-multi through a port-forward
+	$(RAY101) dashboard --cluster k8s-multi
+
+compare-k8s: ## Run the workloads on k8s-single and k8s-multi and compare (results/k8s)
+	$(RAY101) compare --clusters k8s-single,k8s-multi --out results/k8s
+
+undeploy: ## Uninstall the chart and delete its MongoDB volume and kept Secret (operator stays)
+	-$(HELM) uninstall $(RELEASE) --namespace $(NAMESPACE) --wait
+	$(KUBECTL) delete pvc,secret --namespace $(NAMESPACE) --ignore-not-found \
+		--selector app.kubernetes.io/instance=$(RELEASE),app.kubernetes.io/component=mongodb
+
+clean-cluster: ## Delete the local cluster (everything in it is lost)
+	@case "$(PROVIDER)" in \
+	kind) $(KIND) delete cluster --name $(KIND_CLUSTER_NAME) ;; \
+	minikube) $(MINIKUBE) delete -p $(MINIKUBE_PROFILE) ;; \
+	*) echo "PROVIDER must be kind or minikube, not '$(PROVIDER)'" >&2; exit 2 ;; \
+	esac
+
+image: ## Build the Ray image with pymongo and ray101_jobs and load it into the cluster
+	$(DOCKER) build -f k8s/Dockerfile --build-arg RAY_IMAGE=$(RAY_BASE_IMAGE) \
+		-t $(IMAGE_REPOSITORY):$(IMAGE_TAG) .
+	@case "$(PROVIDER)" in \
+	kind) $(KIND) load docker-image $(IMAGE_REPOSITORY):$(IMAGE_TAG) --name $(KIND_CLUSTER_NAME) ;; \
+	minikube) $(MINIKUBE) image load -p $(MINIKUBE_PROFILE) $(IMAGE_REPOSITORY):$(IMAGE_TAG) ;; \
+	esac
+	@echo "Use it: make deploy HELM_ARGS='--set image.repository=$(IMAGE_REPOSITORY) --set image.tag=$(IMAGE_TAG)'"
+# <<< kubernetes targets
