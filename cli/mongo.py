@@ -93,10 +93,10 @@ def client(uri: str, timeout_ms: int = PING_TIMEOUT_MS):
     try:
         return MongoClient(uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms)
     except (InvalidURI, ConfigurationError, ValueError, TypeError) as exc:
-        raise Ray101Error(f"invalid MongoDB URI {redact(uri)}: {_short(exc, uri)}") from None
+        raise Ray101Error(f"invalid MongoDB URI {redact(uri)}: {short_reason(exc, uri)}") from None
 
 
-def _short(exc: BaseException, uri: str | None = None) -> str:
+def short_reason(exc: BaseException, uri: str | None = None) -> str:
     """A one-line, password-free reason from a pymongo error."""
     text = str(exc).split(", Timeout:")[0].split("Topology Description")[0]
     text = " ".join(text.split()).rstrip(",; ")
@@ -125,7 +125,7 @@ def ping(uri: str, timeout_ms: int = PING_TIMEOUT_MS) -> None:
     try:
         c.admin.command("ping")
     except PyMongoError as exc:
-        raise Ray101Error(f"cannot reach MongoDB at {hosts_of(uri)} ({redact(uri)}): {_short(exc, uri)}") from None
+        raise Ray101Error(f"cannot reach MongoDB at {hosts_of(uri)} ({redact(uri)}): {short_reason(exc, uri)}") from None
     finally:
         c.close()
 

@@ -1,7 +1,62 @@
-"""`ray101 clusters`."""
+"""`ray101 clusters`: every cluster ray101 can submit to, and whether it answers."""
 
 import click
 
+from ray101.commands.options import console, json_option, print_json
+
+
+def probe(target) -> bool:
+    """Does the target's Jobs API answer /api/version within 2 s? (k8s: from its status)."""
+    import urllib.request
+
+    if target.jobs_url is None:
+        return bool(target.extra.get("ready"))
+    try:
+        token = target.read_token()
+    except Exception:
+        return False
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    request = urllib.request.Request(f"{target.jobs_url}/api/version", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=2) as resp:
+            return resp.status == 200
+    except Exception:
+        return False
+
 
 def register(cli: click.Group) -> None:
-    pass
+    @cli.command("clusters")
+    @json_option
+    @click.option("--no-k8s", is_flag=True, help="Skip looking for KubeRay clusters.")
+    def clusters_cmd(as_json, no_k8s):
+        """List registered local clusters and the KubeRay clusters of the kube context.
+
+        The token file's path is shown, never the token.
+
+        Example: ray101 clusters --json
+        """
+        from rich.table import Table
+
+        from ray101 import targets
+
+        rows = []
+        for t in targets.all_targets(include_k8s=not no_k8s):
+            rows.append({
+                "name": t.name, "kind": t.kind, "jobs_url": t.jobs_url or "(port-forward)",
+                "topology": t.topology, "nodes": t.nodes, "cpus": t.cpus, "auth": t.auth,
+                "token_file": t.token_file, "answers": probe(t), **(
+                    {"state": t.extra.get("state")} if t.kind == targets.K8S else {}
+                ),
+            })
+        if as_json:
+            print_json(rows)
+            return
+        if not rows:
+            click.echo("No clusters: run `ray101 local up` (or `make deploy` for Kubernetes).")
+            return
+        table = Table("name", "kind", "Jobs API", "nodes", "CPUs", "auth", "token file", "answers")
+        for r in rows:
+            table.add_row(r["name"], r["kind"], r["jobs_url"], str(r["nodes"] or "?"),
+                          f"{r['cpus']:g}" if r["cpus"] else "?", r["auth"],
+                          r["token_file"] or "—", "yes" if r["answers"] else "no")
+        console().print(table)

@@ -1,7 +1,73 @@
-"""`ray101 local`."""
+"""`ray101 local up|down|status`: the local clusters."""
 
 import click
 
+from ray101.commands.options import json_option, print_json
+
 
 def register(cli: click.Group) -> None:
-    pass
+    @cli.group("local")
+    def local_group():
+        """Start, inspect and stop the local clusters (local-single, local-multi)."""
+
+    @local_group.command("up")
+    @click.option("--cpus", type=float, default=2, show_default=True,
+                  help="Logical CPUs per Ray node.")
+    @click.option("--workers", type=int, default=2, show_default=True,
+                  help="Worker nodes in local-multi (besides its head).")
+    @click.option("--subnet", default="10.101.0.0/24", show_default=True,
+                  help="Network for the nodes' namespaces (must clash with no interface).")
+    @click.option("--netns/--no-netns", default=None,
+                  help="One network namespace per node (default: when root on Linux).")
+    @click.option("--no-seed", is_flag=True, help="Do not load sample_mflix into MongoDB.")
+    def up_cmd(cpus, workers, subnet, netns, no_seed):
+        """Start MongoDB and both local clusters; bring back any node that died.
+
+        Running it again starts nothing twice. Token auth is on: the token sits in a 0600 file
+        under the state directory (`ray101 clusters` shows where).
+
+        Example: ray101 local up --cpus 2 --workers 2
+        """
+        from ray101 import localcluster
+
+        result = localcluster.up(cpus, workers, subnet, netns, seed=not no_seed,
+                                 progress=lambda msg: click.echo(msg, err=True))
+        started = result["started"]
+        click.echo(f"started: {', '.join(started)}" if started else "everything was already up")
+        click.echo("Next: ray101 compare   |   ray101 dashboard --cluster local-multi   |   "
+                   "ray101 local down")
+
+    @local_group.command("down")
+    def down_cmd():
+        """Stop exactly what `local up` started and remove its namespaces and bridge.
+
+        Example: ray101 local down
+        """
+        from ray101 import localcluster
+
+        stopped = localcluster.down(progress=lambda msg: click.echo(msg, err=True))
+        click.echo(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+
+    @local_group.command("status")
+    @json_option
+    def status_cmd(as_json):
+        """Show each node: running, joined to Ray, its IP and namespace.
+
+        Example: ray101 local status --json
+        """
+        from ray101 import localcluster
+
+        info = localcluster.status()
+        if as_json:
+            print_json(info)
+            return
+        if not info["running"]:
+            click.echo("No local clusters: run `ray101 local up`.")
+            return
+        for name, cluster in info["clusters"].items():
+            answers = "answers" if cluster["answers"] else "DOES NOT ANSWER"
+            click.echo(f"{name}: {cluster['jobs_url']} ({answers})")
+            for n in cluster["nodes"]:
+                state = "running" if n["running"] else "DEAD"
+                joined = "in Ray" if n["in_ray"] else "not in Ray"
+                click.echo(f"  {n['name']:<18} {n['ip']:<15} {state}, {joined}")

@@ -1,7 +1,204 @@
-"""`ray101 mongo`."""
+"""`ray101 mongo`: the lab's MongoDB server and its synthetic sample_mflix data."""
+
+from __future__ import annotations
+
+import json
 
 import click
 
+from ray101 import mongo
+from ray101.errors import Ray101Error
+
+
+def _echo_json(data) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+def _size(what: str):
+    def check(ctx, param, value):
+        if value is not None and value < 0:
+            raise click.BadParameter(f"must be >= 0, got {value}")
+        return value
+
+    return click.option(f"--{what}", type=int, default=None, callback=check, metavar="N",
+                        help=f"number of {what} (default: the tutorial's size)")  # fmt: skip
+
+
+@click.group(name="mongo")
+def mongo_group():
+    """The MongoDB server the Mongo workloads read: an external one, mongod, or FerretDB.
+
+    \b
+    RAY101_MONGO_URI set: that server is used and never started or stopped here.
+    Else mongod when on PATH, else FerretDB v1.24.2 (SQLite backend, built with Go).
+
+    \b
+    Example:
+        ray101 mongo start && ray101 mongo seed
+    """
+
+
+@mongo_group.command(name="install")
+@click.option("--force", is_flag=True, help="rebuild even when the binary is already there")
+@click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
+def install_cmd(force, as_json):
+    """Locate mongod, or build FerretDB into the tools dir (needs Go; minutes on a cold cache).
+
+    \b
+    Example:
+        ray101 mongo install
+    """
+    if mongo.external_uri():
+        raise Ray101Error(f"{mongo.URI_ENV} is set: the external server needs nothing installed here")
+    info = mongo.install(force=force)
+    if as_json:
+        _echo_json(info)
+    else:
+        click.echo(f"{info['kind']} {info['version'] or ''}: {info['path']}".replace("  ", " "))
+
+
+@mongo_group.command(name="start")
+@click.option("--host", default=mongo.DEFAULT_HOST, show_default=True, help="address to listen on")
+@click.option("--port", type=click.IntRange(1, 65535), default=mongo.DEFAULT_PORT, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="print the status as JSON")
+def start_cmd(host, port, as_json):
+    """Start the local server (or reuse the one already running there) and wait until it answers.
+
+    \b
+    Example:
+        ray101 mongo start --host 10.101.0.1 --port 27017
+    """
+    uri = mongo.ensure_running(host, port)
+    if as_json:
+        _echo_json(mongo.status())
+    else:
+        click.echo(f"MongoDB ({mongo.kind()}) answering at {mongo.redact(uri)}")
+        click.echo("Next: ray101 mongo seed    # load the synthetic sample_mflix")
+
+
+@mongo_group.command(name="stop")
+@click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
+def stop_cmd(as_json):
+    """Stop the server ray101 started (never an external one); fine when none runs.
+
+    \b
+    Example:
+        ray101 mongo stop
+    """
+    result = mongo.stop()
+    if as_json:
+        _echo_json(result)
+    else:
+        click.echo(result["message"])
+
+
+@mongo_group.command(name="status")
+@click.option("--json", "as_json", is_flag=True, help="print the status as JSON")
+def status_cmd(as_json):
+    """Show which server is used, where, and whether it answers (passwords redacted).
+
+    \b
+    Example:
+        ray101 mongo status --json
+    """
+    info = mongo.status()
+    if as_json:
+        _echo_json(info)
+        return
+    click.echo(f"kind:    {info['kind']}{'' if info['managed'] else ' (not managed by ray101)'}")
+    click.echo(f"running: {'yes' if info['running'] else 'no'}")
+    for key in ("uri", "pid", "log", "data"):
+        if info.get(key):
+            click.echo(f"{key + ':':<8} {info[key]}")
+
+
+def _seed_local(uri: str, movies: int, comments: int, drop: bool, quiet: bool) -> dict:
+    from pymongo.errors import PyMongoError
+    from ray101_jobs import mflix
+
+    mongo.ping(uri)  # a one-line error naming the host, within ~10 s
+    try:
+        if quiet:
+            return mflix.seed(mongo.client(uri), movies=movies, comments=comments, drop=drop)
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        columns = (TextColumn("{task.description:<8}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+        with Progress(*columns, transient=False) as bar:
+            tasks = {"movies": bar.add_task("movies", total=movies), "comments": bar.add_task("comments", total=comments)}
+
+            def progress(name: str, done: int, total: int) -> None:
+                # ``total`` is what is missing; show progress against the full size.
+                full = movies if name == "movies" else comments
+                bar.update(tasks[name], completed=full - total + done)
+
+            return mflix.seed(mongo.client(uri), movies=movies, comments=comments, drop=drop, progress=progress)
+    except PyMongoError as exc:
+        raise Ray101Error(f"seeding MongoDB at {mongo.hosts_of(uri)} failed: {mongo.short_reason(exc, uri)}") from None
+
+
+def _seed_cluster(cluster: str, movies: int, comments: int, drop: bool) -> dict:
+    # --- hook for the job runner (owned by the lead): seeding runs as a Ray job on the cluster,
+    # --- whose nodes reach MongoDB via RAY101_MONGO_URI. Untested until ray101.jobsapi exists.
+    try:
+        from ray101 import jobsapi
+
+        run_module = jobsapi.run_module
+    except (ImportError, AttributeError):
+        raise Ray101Error(
+            "seeding on a cluster needs ray101.jobsapi.run_module, which this version lacks; "
+            "seed with --uri instead"
+        ) from None
+    args = ["--movies", str(movies), "--comments", str(comments)] + (["--drop"] if drop else [])
+    result = run_module(cluster, "ray101_jobs.seed_mflix", args)
+    return result if isinstance(result, dict) else {"cluster": cluster, "result": result}
+
+
+@mongo_group.command(name="seed")
+@click.option("--uri", help="MongoDB to seed (default: RAY101_MONGO_URI or the local server)")
+@click.option("--cluster", metavar="NAME", help="seed from a Ray job on this cluster (Kubernetes)")
+@_size("movies")
+@_size("comments")
+@click.option("--drop", is_flag=True, help="drop both collections first")
+@click.option("--json", "as_json", is_flag=True, help="print the counts as JSON")
+def seed_cmd(uri, cluster, movies, comments, drop, as_json):
+    """Load the synthetic sample_mflix (23,530 movies + 21,032 comments); safe to run again.
+
+    Only missing documents are inserted; smaller sizes delete the surplus, so the counts end
+    up exactly as asked.
+
+    \b
+    Example:
+        ray101 mongo seed --movies 1000 --comments 500 --json
+    """
+    from ray101_jobs import mflix
+
+    movies = mflix.DEFAULT_MOVIES if movies is None else movies
+    comments = mflix.DEFAULT_COMMENTS if comments is None else comments
+    if uri and cluster:
+        raise click.UsageError("give --uri or --cluster, not both")
+    if comments and not movies:
+        raise click.UsageError("--comments needs at least one movie to refer to (--movies 0)")
+    if max(movies, comments) >= mflix.MAX_DOCS:
+        raise click.UsageError(f"sizes must be less than {mflix.MAX_DOCS}")
+    if cluster:
+        result = _seed_cluster(cluster, movies, comments, drop)
+    else:
+        uri = uri or mongo.uri()
+        if not uri:
+            raise Ray101Error(f"no MongoDB server: run `ray101 mongo start`, or pass --uri, or set {mongo.URI_ENV}")
+        result = _seed_local(uri, movies, comments, drop, quiet=as_json)
+    if as_json:
+        _echo_json(result)
+        return
+    if "movies" in result and "comments" in result:
+        for name in ("movies", "comments"):
+            r = result[name]
+            click.echo(f"{result.get('database', mflix.DATABASE)}.{name}: {r['count']} documents "
+                       f"({r['inserted']} inserted, {r['existing']} already there, {r['deleted']} deleted)")  # fmt: skip
+        click.echo(f"total: {result['total']} documents in {result['seconds']:.1f}s")
+    else:
+        _echo_json(result)
+
 
 def register(cli: click.Group) -> None:
-    pass
+    cli.add_command(mongo_group)

@@ -1,0 +1,39 @@
+"""Options and output helpers shared by the commands."""
+
+import json
+import sys
+
+import click
+
+cluster_option = click.option(
+    "--cluster", "-c", "cluster", required=True, metavar="NAME",
+    help="Cluster name (see `ray101 clusters`) or a Jobs API URL.",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+param_option = click.option(
+    "--param", "-p", "params", multiple=True, metavar="KEY=VALUE",
+    help="Workload parameter (repeatable); `ray101 workloads` lists them.",
+)
+repeat_option = click.option(
+    "--repeat", "-n", type=int, default=1, show_default=True,
+    help="Repetitions inside one job: the first is cold, the rest warm.",
+)
+
+
+def print_json(data) -> None:
+    click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
+
+
+def console():
+    from rich.console import Console
+
+    # Not a terminal (a pipe, a log): wide enough that tables keep whole names and URLs.
+    return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
+
+
+def fmt_s(value) -> str:
+    return "—" if value is None else f"{value:.2f}"
+
+
+def stderr_is_tty() -> bool:
+    return sys.stderr.isatty()

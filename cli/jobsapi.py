@@ -1,0 +1,224 @@
+"""The Ray Jobs API as ray101 uses it: submit a workload, follow it, stop it, read its result.
+
+Wraps ``ray.job_submission.JobSubmissionClient`` with what a user needs from a CLI: a request
+timeout (the SDK has none), errors turned into one readable line (unreachable, wrong token,
+unknown job), and following by polling, which notices the end of a job at once instead of
+waiting for a log stream to close.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from ray101 import __version__
+from ray101.errors import Ray101Error
+from ray101.targets import Connection
+
+TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
+REQUEST_TIMEOUT_S = 10.0
+POLL_S = 0.2
+
+
+def _client_class():
+    from ray.job_submission import JobSubmissionClient
+
+    class TimedClient(JobSubmissionClient):
+        """JobSubmissionClient whose every request gives up after ``REQUEST_TIMEOUT_S``."""
+
+        def _do_request(self, method, endpoint, **kwargs):
+            kwargs.setdefault("timeout", REQUEST_TIMEOUT_S)
+            return super()._do_request(method, endpoint, **kwargs)
+
+    return TimedClient
+
+
+@dataclass
+class JobOutcome:
+    job_id: str
+    status: str
+    message: str | None
+    driver_exit_code: int | None
+    logs: str
+    result: dict | None  # the job's RAY101_RESULT record (or its RAY101_ERROR record)
+    seconds: float = 0.0  # submission to terminal state, as the CLI saw it
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "SUCCEEDED"
+
+    def error_line(self) -> str:
+        """One line saying why the job did not succeed."""
+        if self.result and "error" in self.result:
+            reason = self.result["error"]
+        else:
+            reason = (self.message or "no message").strip().splitlines()[0]
+        code = "" if self.driver_exit_code is None else f", driver exit code {self.driver_exit_code}"
+        return f"job {self.job_id} {self.status}{code}: {reason}"
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "cluster"
+
+
+class JobsAPI:
+    """One cluster's Jobs API, reached through ``conn``."""
+
+    def __init__(self, conn: Connection):
+        self.conn = conn
+        self.url = conn.jobs_url
+        self._client = None
+
+    # -- plumbing ----------------------------------------------------------------------------
+    @property
+    def client(self):
+        if self._client is None:
+            self._client = self._call(
+                lambda: _client_class()(self.url, headers=self.conn.headers), "connect"
+            )
+        return self._client
+
+    def _call(self, fn: Callable, what: str):
+        import requests
+
+        try:
+            return fn()
+        except Ray101Error:
+            raise
+        except requests.exceptions.Timeout:
+            raise Ray101Error(
+                f"the Jobs API at {self.url} did not answer within {REQUEST_TIMEOUT_S:.0f} s ({what})"
+            ) from None
+        except (ConnectionError, requests.exceptions.ConnectionError):
+            raise Ray101Error(
+                f"cannot reach the Jobs API at {self.url} ({what}): is the cluster up? "
+                "(`ray101 clusters` shows which answer)"
+            ) from None
+        except Exception as exc:  # the SDK raises RuntimeError/AuthenticationError with prose
+            raise Ray101Error(self._explain(exc, what)) from None
+
+    def _explain(self, exc: Exception, what: str) -> str:
+        text = str(exc)
+        name = type(exc).__name__
+        if name == "AuthenticationError" or re.search(r"status code 40[13]", text):
+            code = "403" if "403" in text else "401"
+            if self.conn.token:
+                why = "the cluster rejected ray101's token (it belongs to another cluster?)"
+            else:
+                why = "the cluster requires a token and none was sent (set RAY101_TOKEN_FILE for a URL)"
+            return f"the Jobs API at {self.url} refused the request (HTTP {code}): {why}"
+        match = re.search(r"status code (\d+): (.*)", text, re.S)
+        if match:
+            body = match.group(2).strip().rstrip(".")
+            if "does not exist" in body or match.group(1) == "404":
+                return f"{what}: no such job on {self.conn.target.name}"
+            return f"{what} failed (HTTP {match.group(1)}): {body.splitlines()[0][:300]}"
+        first = text.strip().splitlines()[0] if text.strip() else name
+        return f"{what} failed: {first[:300]}"
+
+    # -- jobs ----------------------------------------------------------------------------------
+    def submit(self, workload, params: dict, repeat: int, run_id: str, index: int = 0) -> str:
+        """Submit one workload; returns its submission id. Secrets never go into it."""
+        target = self.conn.target
+        entrypoint = shlex.join(["python", "-m", workload.module, *workload.argv(params, repeat)])
+        submission_id = f"ray101-{workload.name}-{slug(target.name)}-{run_id}-{index}"
+        metadata = {
+            "workload": workload.name,
+            "cluster": target.name,
+            "topology": target.topology or "unknown",
+            "run_id": run_id,
+            "repeat": str(repeat),
+            "ray101_version": __version__,
+        }
+        kwargs = {}
+        if target.runtime_env:
+            kwargs["runtime_env"] = target.runtime_env
+        return self._call(
+            lambda: self.client.submit_job(
+                entrypoint=entrypoint,
+                submission_id=submission_id,
+                metadata=metadata,
+                entrypoint_num_cpus=0,
+                **kwargs,
+            ),
+            f"submit {workload.name}",
+        )
+
+    def info(self, job_id: str):
+        return self._call(lambda: self.client.get_job_info(job_id), f"status of {job_id}")
+
+    def logs(self, job_id: str) -> str:
+        return self._call(lambda: self.client.get_job_logs(job_id), f"logs of {job_id}")
+
+    def stop(self, job_id: str) -> bool:
+        return self._call(lambda: self.client.stop_job(job_id), f"stop {job_id}")
+
+    def delete(self, job_id: str) -> bool:
+        return self._call(lambda: self.client.delete_job(job_id), f"delete {job_id}")
+
+    def list(self) -> list:
+        return self._call(lambda: self.client.list_jobs(), "list jobs")
+
+    def follow(
+        self,
+        job_id: str,
+        on_log: Callable[[str], None] | None = None,
+        timeout: float | None = None,
+        started: float | None = None,
+    ) -> JobOutcome:
+        """Poll until the job ends, passing new log text to ``on_log``.
+
+        At ``timeout`` seconds the job is stopped and reported STOPPED (deadline reached).
+        """
+        from ray101_jobs.common import parse_result
+
+        started = started or time.monotonic()
+        shown = 0
+        deadline_hit = False
+        while True:
+            info = self.info(job_id)
+            status = str(getattr(info.status, "value", info.status))
+            if on_log is not None:
+                text = self.logs(job_id)
+                if len(text) > shown:
+                    on_log(text[shown:])
+                    shown = len(text)
+            if status in TERMINAL:
+                break
+            if timeout is not None and time.monotonic() - started > timeout and not deadline_hit:
+                deadline_hit = True
+                self.stop(job_id)
+                self._wait_terminal(job_id, 15.0)
+                continue
+            time.sleep(POLL_S)
+        logs = self.logs(job_id)
+        if on_log is not None and len(logs) > shown:
+            on_log(logs[shown:])
+        message = info.message
+        if deadline_hit:
+            message = f"deadline of {timeout:g} s reached; the job was stopped"
+        return JobOutcome(
+            job_id=job_id,
+            status=status,
+            message=message,
+            driver_exit_code=getattr(info, "driver_exit_code", None),
+            logs=logs,
+            result=parse_result(logs),
+            seconds=time.monotonic() - started,
+            extra={"deadline_hit": deadline_hit},
+        )
+
+    def _wait_terminal(self, job_id: str, seconds: float) -> str:
+        end = time.monotonic() + seconds
+        status = ""
+        while time.monotonic() < end:
+            info = self.info(job_id)
+            status = str(getattr(info.status, "value", info.status))
+            if status in TERMINAL:
+                break
+            time.sleep(POLL_S)
+        return status

@@ -1,0 +1,588 @@
+"""Local Ray clusters: ``local-single`` (one node) and ``local-multi`` (a head and workers).
+
+As root on Linux every Ray node runs in a network namespace of its own, with its own IP on a
+bridge this module creates, so nodes are separate hosts that can be killed or cut off. Elsewhere
+(not root, or ``--no-netns``) the nodes share loopback with distinct ports.
+
+Each node is one ``ray start --block`` process started in a new session; its PID (= process
+group) is recorded in ``<RAY101_HOME>/local/state.json`` and ``down`` stops exactly those process
+groups (plus whatever still runs inside our namespaces), then removes namespaces and bridge.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ray101 import state, targets
+from ray101.errors import Ray101Error
+
+SINGLE = "local-single"
+MULTI = "local-multi"
+DEFAULT_SUBNET = "10.101.0.0/24"
+GCS_PORT = 6379
+DASHBOARD_PORT = 8265
+SERVE_PORT = 8000
+MONGO_PORT = 27017
+
+
+@dataclass
+class Node:
+    cluster: str
+    name: str  # e.g. local-multi-w1
+    role: str  # head | worker
+    ip: str
+    netns: str | None
+    veth: str | None  # host side of the namespace's link
+    gcs_port: int
+    dashboard_port: int
+    serve_port: int
+    extra_ports: dict = field(default_factory=dict)
+    pid: int | None = None
+    log: str | None = None
+
+
+@dataclass
+class Plan:
+    """Every node of both clusters, with names and addresses; derived from the options."""
+
+    prefix: str  # short, unique per RAY101_HOME: namespaces, bridge and veths carry it
+    netns: bool
+    subnet: str | None
+    bridge: str | None
+    bridge_ip: str | None
+    cpus: float
+    workers: int
+    object_store_mb: int
+    nodes: list[Node]
+
+    def cluster_nodes(self, cluster: str) -> list[Node]:
+        return [n for n in self.nodes if n.cluster == cluster]
+
+    def head(self, cluster: str) -> Node:
+        return next(n for n in self.cluster_nodes(cluster) if n.role == "head")
+
+
+def _prefix() -> str:
+    return "r101" + hashlib.sha1(str(state.home()).encode()).hexdigest()[:4]
+
+
+def can_use_netns() -> bool:
+    return sys.platform.startswith("linux") and os.geteuid() == 0 and shutil.which("ip") is not None
+
+
+def make_plan(cpus: float = 2, workers: int = 2, subnet: str | None = DEFAULT_SUBNET,
+              netns: bool | None = None, object_store_mb: int = 300) -> Plan:
+    if cpus <= 0:
+        raise Ray101Error(f"--cpus must be > 0, not {cpus:g}")
+    if workers < 2:
+        raise Ray101Error(f"--workers must be >= 2 (local-multi is a head and at least two workers), not {workers}")
+    use_netns = can_use_netns() if netns is None else netns
+    if use_netns and not can_use_netns():
+        raise Ray101Error("network namespaces need root on Linux with iproute2 (`ip`); use --no-netns")
+    prefix = _prefix()
+    nodes: list[Node] = []
+    layout = [(SINGLE, "head", 0)] + [(MULTI, "head", 0)] + [(MULTI, "worker", i + 1) for i in range(workers)]
+    if use_netns:
+        net = _parse_subnet(subnet or DEFAULT_SUBNET, needed=len(layout) + 2)
+        hosts = list(net.hosts())
+        bridge_ip = str(hosts[0])
+        for index, (cluster, role, k) in enumerate(layout):
+            short = "s" if cluster == SINGLE else "m"
+            tag = f"{short}{k}"
+            nodes.append(Node(
+                cluster=cluster, name=f"{cluster}-{'head' if role == 'head' else f'w{k}'}",
+                role=role, ip=str(hosts[index + 1]), netns=f"{prefix}-{tag}",
+                veth=f"{prefix}-{tag}", gcs_port=GCS_PORT, dashboard_port=DASHBOARD_PORT,
+                serve_port=SERVE_PORT,
+            ))
+        return Plan(prefix, True, str(net), f"{prefix}br", bridge_ip, cpus, workers,
+                    object_store_mb, nodes)
+    # Loopback: distinct ports per cluster, and per node where Ray's defaults are fixed.
+    for index, (cluster, role, k) in enumerate(layout):
+        c = 0 if cluster == SINGLE else 1
+        nodes.append(Node(
+            cluster=cluster, name=f"{cluster}-{'head' if role == 'head' else f'w{k}'}", role=role,
+            ip="127.0.0.1", netns=None, veth=None, gcs_port=GCS_PORT + c,
+            dashboard_port=DASHBOARD_PORT + c, serve_port=SERVE_PORT + c,
+            extra_ports={"dashboard-agent-listen-port": 52365 + 10 * index,
+                         "ray-client-server-port": 10001 + c},
+        ))
+    return Plan(prefix, False, None, None, None, cpus, workers, object_store_mb, nodes)
+
+
+def _parse_subnet(text: str, needed: int) -> ipaddress.IPv4Network:
+    try:
+        net = ipaddress.ip_network(text, strict=True)
+    except ValueError as exc:
+        raise Ray101Error(f"--subnet '{text}' is not a valid network: {exc}") from None
+    if net.version != 4 or net.num_addresses - 2 < needed:
+        raise Ray101Error(f"--subnet '{text}' must be an IPv4 network with at least {needed} hosts")
+    return net
+
+
+def _interfaces_clashing(net: ipaddress.IPv4Network, own_bridge: str | None) -> list[str]:
+    out = subprocess.run(["ip", "-j", "-4", "addr"], capture_output=True, text=True, check=True)
+    clashes = []
+    for link in json.loads(out.stdout or "[]"):
+        if link.get("ifname") == own_bridge:
+            continue
+        for addr in link.get("addr_info", []):
+            other = ipaddress.ip_network(f"{addr['local']}/{addr['prefixlen']}", strict=False)
+            if other.overlaps(net):
+                clashes.append(f"{link['ifname']} ({addr['local']}/{addr['prefixlen']})")
+    return clashes
+
+
+# --- persisted state --------------------------------------------------------------------------
+def _state_path() -> Path:
+    return state.home() / "local" / "state.json"
+
+
+def load() -> dict | None:
+    path = _state_path()
+    if not path.exists():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except ValueError as exc:
+        raise Ray101Error(f"{path} is unreadable ({exc}); remove it after checking `ip netns`") from None
+
+
+def _save(plan: Plan, extra: dict) -> None:
+    data = {"plan": asdict(plan), **extra}
+    state.atomic_write(_state_path(), json.dumps(data, indent=2) + "\n")
+
+
+def _plan_from(data: dict) -> Plan:
+    p = dict(data["plan"])
+    p["nodes"] = [Node(**n) for n in p["nodes"]]
+    return Plan(**p)
+
+
+# --- the network ------------------------------------------------------------------------------
+def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run(["ip", *args], capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise Ray101Error(f"`ip {' '.join(args)}` failed: {proc.stderr.strip()}")
+    return proc
+
+
+def _link_exists(name: str) -> bool:
+    return _ip("link", "show", name, check=False).returncode == 0
+
+
+def _netns_exists(name: str) -> bool:
+    return name in _ip("netns", "list", check=False).stdout.split()
+
+
+def setup_network(plan: Plan) -> None:
+    """Bridge, namespaces and veth links; each step skipped when it is already in place."""
+    net = ipaddress.ip_network(plan.subnet)
+    clashes = _interfaces_clashing(net, plan.bridge)
+    if clashes:
+        raise Ray101Error(
+            f"subnet {plan.subnet} overlaps {', '.join(clashes)}; pick another with --subnet"
+        )
+    if not _link_exists(plan.bridge):
+        _ip("link", "add", plan.bridge, "type", "bridge")
+    _ip("addr", "replace", f"{plan.bridge_ip}/{net.prefixlen}", "dev", plan.bridge)
+    _ip("link", "set", plan.bridge, "up")
+    for node in plan.nodes:
+        if not _netns_exists(node.netns):
+            _ip("netns", "add", node.netns)
+        if not _link_exists(node.veth):
+            _ip("link", "add", node.veth, "type", "veth", "peer", "name", "eth0", "netns", node.netns)
+        _ip("link", "set", node.veth, "master", plan.bridge, "up")
+        _ip("-n", node.netns, "addr", "replace", f"{node.ip}/{net.prefixlen}", "dev", "eth0")
+        _ip("-n", node.netns, "link", "set", "eth0", "up")
+        _ip("-n", node.netns, "link", "set", "lo", "up")
+        _ip("-n", node.netns, "route", "replace", "default", "via", plan.bridge_ip)
+
+
+def teardown_network(plan: Plan) -> None:
+    for node in plan.nodes:
+        if node.netns and _netns_exists(node.netns):
+            _kill_netns_processes(node.netns)
+            _ip("netns", "del", node.netns, check=False)
+        if node.veth and _link_exists(node.veth):
+            _ip("link", "del", node.veth, check=False)
+    if plan.bridge and _link_exists(plan.bridge):
+        _ip("link", "del", plan.bridge, check=False)
+
+
+def set_link(node: Node, up: bool) -> None:
+    """Connect or cut a namespaced node's only link (used by `ray101 chaos partition`)."""
+    if not node.veth:
+        raise Ray101Error(f"node {node.name} has no link of its own (loopback cluster)")
+    _ip("link", "set", node.veth, "up" if up else "down")
+
+
+def _netns_pids(netns: str) -> list[int]:
+    out = _ip("netns", "pids", netns, check=False).stdout
+    return [int(p) for p in out.split() if p.isdigit()]
+
+
+def _kill_netns_processes(netns: str, grace: float = 5.0) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        pids = _netns_pids(netns)
+        if not pids:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
+        deadline = time.time() + grace
+        while time.time() < deadline and _netns_pids(netns):
+            time.sleep(0.1)
+
+
+# --- Ray nodes ----------------------------------------------------------------------------------
+def token_file() -> Path:
+    """The clusters' auth token, created once (random, 0600)."""
+    path = state.home() / "auth_token"
+    if not path.exists() or not path.read_text().strip():
+        state.atomic_write(path, secrets.token_hex(32) + "\n", mode=0o600)
+    os.chmod(path, 0o600)
+    return path
+
+
+def _temp_dir(plan: Plan, node: Node) -> str:
+    # Ray puts Unix sockets under it: keep it short (sun_path holds 107 bytes).
+    return f"/tmp/{plan.prefix}/{node.cluster.replace('local-', '')}"
+
+
+def _node_env(plan: Plan, node: Node, mongo_uri: str | None) -> dict:
+    env = dict(os.environ)
+    for key in ("RAY_ADDRESS", "RAY_AUTH_TOKEN"):
+        env.pop(key, None)
+    bindir = str(Path(sys.executable).parent)
+    env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
+    env.update({
+        "RAY_AUTH_MODE": "token",
+        "RAY_AUTH_TOKEN_PATH": str(token_file()),
+        "RAY_USAGE_STATS_ENABLED": "0",
+        "RAY101_SERVE_PORT": str(node.serve_port),
+        "RAY101_CLUSTER": node.cluster,
+        "PYTHONUNBUFFERED": "1",
+    })
+    if mongo_uri:
+        env["RAY101_MONGO_URI"] = mongo_uri
+    return env
+
+
+def _ray_start_command(plan: Plan, node: Node) -> list[str]:
+    ray = str(Path(sys.executable).parent / "ray")
+    cmd = [ray, "start", "--block", "--disable-usage-stats",
+           f"--node-ip-address={node.ip}", f"--num-cpus={plan.cpus:g}",
+           f"--object-store-memory={plan.object_store_mb * 1024 * 1024}",
+           f"--temp-dir={_temp_dir(plan, node)}",
+           f"--resources={json.dumps({node.name: 1})}"]
+    if node.role == "head":
+        cmd += ["--head", f"--port={node.gcs_port}", "--include-dashboard=true",
+                f"--dashboard-host={'0.0.0.0' if node.netns else node.ip}",
+                f"--dashboard-port={node.dashboard_port}"]
+    else:
+        head = plan.head(node.cluster)
+        cmd += [f"--address={head.ip}:{head.gcs_port}"]
+    cmd += [f"--{k}={v}" for k, v in node.extra_ports.items()]
+    if node.netns:
+        cmd = ["ip", "netns", "exec", node.netns] + cmd
+    return cmd
+
+
+def node_alive(node: Node) -> bool:
+    if not node.pid:
+        return False
+    try:
+        os.kill(node.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie (exited, not yet reaped) is not alive
+        with open(f"/proc/{node.pid}/stat") as fh:
+            return fh.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def start_node(plan: Plan, node: Node, mongo_uri: str | None) -> None:
+    logdir = state.home() / "local" / "logs"
+    logdir.mkdir(parents=True, exist_ok=True)
+    node.log = str(logdir / f"{node.name}.log")
+    with open(node.log, "ab") as log:
+        proc = subprocess.Popen(
+            _ray_start_command(plan, node), stdout=log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, env=_node_env(plan, node, mongo_uri),
+            start_new_session=True,
+        )
+    node.pid = proc.pid
+
+
+def stop_node(node: Node, grace: float = 10.0) -> None:
+    """Stop the node's process group, then anything left in its namespace."""
+    if node.pid:
+        _kill_group(node.pid, grace)
+    if node.netns and _netns_exists(node.netns):
+        _kill_netns_processes(node.netns)
+    node.pid = None
+
+
+def kill_node(node: Node) -> None:
+    """SIGKILL a node at once, as a crashed machine would die (`ray101 chaos kill-node`)."""
+    if node.pid:
+        _kill_group(node.pid, grace=0, first=signal.SIGKILL)
+    if node.netns and _netns_exists(node.netns):
+        _kill_netns_processes(node.netns, grace=2)
+
+
+def _kill_group(pgid: int, grace: float, first: int = signal.SIGTERM) -> None:
+    try:
+        import psutil
+
+        members = [pgid] + [c.pid for c in psutil.Process(pgid).children(recursive=True)]
+    except Exception:
+        members = [pgid]
+    for sig in (first, signal.SIGKILL):
+        for target in ("group", "members"):
+            try:
+                if target == "group":
+                    os.killpg(pgid, sig)
+                else:
+                    for pid in members:
+                        try:
+                            os.kill(pid, sig)
+                        except ProcessLookupError:
+                            pass
+            except ProcessLookupError:
+                pass
+        deadline = time.time() + grace
+        while time.time() < deadline and any(_pid_alive(p) for p in members):
+            time.sleep(0.1)
+        if not any(_pid_alive(p) for p in members):
+            break
+    _reap(members)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _reap(pids: list[int]) -> None:
+    for pid in pids:
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+
+
+# --- readiness ---------------------------------------------------------------------------------
+def jobs_url(plan: Plan, cluster: str) -> str:
+    head = plan.head(cluster)
+    return f"http://{head.ip}:{head.dashboard_port}"
+
+
+def alive_nodes(url: str, token: str, timeout: float = 3.0) -> list[str] | None:
+    """IPs of the cluster's alive nodes per its State API, or None when it does not answer."""
+    req = urllib.request.Request(
+        f"{url}/api/v0/nodes?limit=1000&detail=false",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            body = json.loads(resp.read())
+    except (OSError, ValueError, urllib.error.URLError):
+        return None
+    rows = body.get("data", {}).get("result", {}).get("result", [])
+    return sorted(r["node_ip"] for r in rows if r.get("state") == "ALIVE")
+
+
+def wait_ready(plan: Plan, cluster: str, token: str, timeout: float = 120.0) -> None:
+    want = len(plan.cluster_nodes(cluster))
+    url = jobs_url(plan, cluster)
+    deadline = time.time() + timeout
+    seen = None
+    while time.time() < deadline:
+        for node in plan.cluster_nodes(cluster):
+            if not node_alive(node):
+                raise Ray101Error(
+                    f"Ray node {node.name} exited during start-up; see its log: {node.log}"
+                )
+        seen = alive_nodes(url, token)
+        if seen is not None and len(seen) >= want:
+            return
+        time.sleep(0.5)
+    raise Ray101Error(
+        f"{cluster} did not come up within {timeout:.0f} s ({len(seen or [])} of {want} nodes "
+        f"alive at {url}); see logs in {state.home() / 'local' / 'logs'}"
+    )
+
+
+def target_for(plan: Plan, cluster: str) -> targets.Target:
+    head = plan.head(cluster)
+    return targets.Target(
+        name=cluster, kind=targets.LOCAL, jobs_url=jobs_url(plan, cluster),
+        topology="single" if cluster == SINGLE else "multi",
+        nodes=len(plan.cluster_nodes(cluster)),
+        cpus=plan.cpus * len(plan.cluster_nodes(cluster)),
+        auth="token", token_file=str(token_file()),
+        serve_url=f"http://{head.ip}:{head.serve_port}/echo",
+        extra={"netns": plan.netns},
+    )
+
+
+# --- the commands' work ------------------------------------------------------------------------
+def up(cpus: float = 2, workers: int = 2, subnet: str | None = DEFAULT_SUBNET,
+       netns: bool | None = None, seed: bool = True, progress=print) -> dict:
+    """Start (or repair) MongoDB and both clusters; starts nothing that already runs."""
+    from ray101 import mongo
+
+    current = load()
+    plan = make_plan(cpus, workers, subnet, netns)
+    if current:
+        old = _plan_from(current)
+        if (old.netns, old.subnet, old.cpus, old.workers) != (plan.netns, plan.subnet, plan.cpus, plan.workers):
+            raise Ray101Error(
+                "local clusters already exist with other settings "
+                f"(netns={old.netns}, subnet={old.subnet}, cpus={old.cpus:g}, "
+                f"workers={old.workers}); run `ray101 local down` first"
+            )
+        plan = old
+    if plan.netns:
+        progress(f"network: bridge {plan.bridge} {plan.bridge_ip} on {plan.subnet}")
+        setup_network(plan)
+    mongo_host = plan.bridge_ip if plan.netns else "127.0.0.1"
+    progress(f"MongoDB: starting on {mongo_host}:{MONGO_PORT}")
+    uri = mongo.ensure_running(host=mongo_host, port=MONGO_PORT)
+    if seed:
+        from ray101_jobs import mflix
+
+        report = mflix.seed(uri)
+        progress(f"MongoDB: sample_mflix seeded ({_seed_summary(report)})")
+    token = token_file().read_text().strip()
+    _save(plan, {"mongo_uri_host": mongo_host})
+    started = []
+    for cluster in (SINGLE, MULTI):
+        nodes = plan.cluster_nodes(cluster)
+        head = nodes[0]
+        if not node_alive(head):
+            for node in nodes:  # a cluster without its head is restarted whole
+                if node.pid:
+                    stop_node(node)
+        for node in nodes:
+            if not node_alive(node):
+                # One node at a time: nodes of a cluster share its temp dir, and raylets that
+                # start together race for the same socket names there.
+                start_node(plan, node, uri)
+                started.append(node.name)
+                _save(plan, {"mongo_uri_host": mongo_host})
+                wait_for_node(plan, node, token)
+    for cluster in (SINGLE, MULTI):
+        wait_ready(plan, cluster, token)
+        targets.register(target_for(plan, cluster))
+        progress(f"{cluster}: {len(plan.cluster_nodes(cluster))} node(s) ready at {jobs_url(plan, cluster)}")
+    return {"started": started, "plan": plan}
+
+
+def _seed_summary(report) -> str:
+    if isinstance(report, dict):
+        return ", ".join(f"{k}={v}" for k, v in report.items() if not isinstance(v, dict)) or str(report)
+    return str(report)
+
+
+def wait_for_node(plan: Plan, node: Node, token: str, timeout: float = 90.0) -> None:
+    """Wait until the cluster's State API lists ``node`` as alive (its IP, or one more node)."""
+    url = jobs_url(plan, node.cluster)
+    before = len(alive_nodes(url, token) or []) if node.role != "head" else 0
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if not node_alive(node):
+            raise Ray101Error(f"Ray node {node.name} exited during start-up; see {node.log}")
+        alive = alive_nodes(url, token)
+        if alive is not None:
+            if node.netns and node.ip in alive:
+                return
+            if not node.netns and len(alive) > before:
+                return
+        time.sleep(0.3)
+    raise Ray101Error(f"Ray node {node.name} did not join within {timeout:.0f} s; see {node.log}")
+
+
+def down(progress=print) -> list[str]:
+    """Stop exactly what `up` started, remove namespaces and bridge. Fine when nothing runs."""
+    from ray101 import mongo
+
+    data = load()
+    stopped = []
+    if data:
+        plan = _plan_from(data)
+        for node in reversed(plan.nodes):  # workers before heads
+            if node_alive(node) or (node.netns and _netns_exists(node.netns) and _netns_pids(node.netns)):
+                stopped.append(node.name)
+            stop_node(node)
+        if plan.netns:
+            teardown_network(plan)
+        shutil.rmtree(f"/tmp/{plan.prefix}", ignore_errors=True)
+    mongo.stop()
+    for name in (SINGLE, MULTI):
+        targets.unregister(name)
+    _state_path().unlink(missing_ok=True)
+    return stopped
+
+
+def status() -> dict:
+    data = load()
+    if not data:
+        return {"running": False, "clusters": {}}
+    plan = _plan_from(data)
+    token = token_file().read_text().strip()
+    clusters = {}
+    for cluster in (SINGLE, MULTI):
+        url = jobs_url(plan, cluster)
+        alive = alive_nodes(url, token)
+        clusters[cluster] = {
+            "jobs_url": url,
+            "answers": alive is not None,
+            "nodes": [
+                {"name": n.name, "role": n.role, "ip": n.ip, "netns": n.netns, "pid": n.pid,
+                 "running": node_alive(n), "in_ray": alive is not None and n.ip in alive}
+                for n in plan.cluster_nodes(cluster)
+            ],
+        }
+    return {"running": True, "netns": plan.netns, "subnet": plan.subnet, "bridge": plan.bridge,
+            "cpus_per_node": plan.cpus, "clusters": clusters}
+
+
+def current_plan() -> Plan:
+    data = load()
+    if not data:
+        raise Ray101Error("no local clusters: run `ray101 local up`")
+    return _plan_from(data)
+
+
+def save_plan(plan: Plan) -> None:
+    data = load() or {}
+    data.pop("plan", None)
+    _save(plan, data)

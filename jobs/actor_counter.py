@@ -1,0 +1,58 @@
+"""A stateful actor: ``Counter.increment(i)`` for i in 0..4 returns the running totals.
+
+Calls on one actor run in submission order, so the totals are [0, 1, 3, 6, 10].
+At-most-once: the actor is never restarted and its calls never retried, because a restarted
+counter would start again from zero and silently give a wrong total. If its node dies, the job
+fails with a clear error instead.
+"""
+
+import ray
+
+from ray101_jobs.common import Outcome, Param, Workload, main
+
+WORKLOAD = Workload(
+    name="actor-counter",
+    module="ray101_jobs.actor_counter",
+    summary="A Counter actor incremented by 0..4; returns the running totals.",
+    params=(
+        Param("count", int, 5, "increments (by 0, 1, ..., count-1)", minimum=1, maximum=100000),
+        Param("seconds", float, 0.0, "pause inside each increment", minimum=0, maximum=60),
+    ),
+    ideal=lambda p, cpus: p["count"] * p["seconds"],
+)
+
+
+@ray.remote(max_restarts=0, max_task_retries=0)
+class Counter:
+    def __init__(self):
+        self.count = 0
+
+    def increment(self, value: int, seconds: float = 0.0) -> int:
+        if seconds:
+            import time
+
+            time.sleep(seconds)
+        self.count += value
+        return self.count
+
+    def where(self) -> str:
+        return ray.util.get_node_ip_address()
+
+
+def run_once(params: dict) -> Outcome:
+    counter = Counter.remote()  # a fresh counter each repetition: same totals every time
+    try:
+        totals = ray.get([counter.increment.remote(i, params["seconds"]) for i in range(params["count"])])
+    except ray.exceptions.RayActorError as exc:
+        raise RuntimeError(
+            "the Counter actor died (its node was lost?); it is not restarted, because a "
+            f"restarted counter would restart from zero: {str(exc).splitlines()[0]}"
+        ) from None
+    ip = ray.get(counter.where.remote())
+    ray.kill(counter)
+    print(totals)
+    return Outcome(output=totals, node_ips={ip})
+
+
+if __name__ == "__main__":
+    main(WORKLOAD, run_once)

@@ -1,0 +1,119 @@
+"""MongoDB the way Ray pays off: K warm actors each read one ``_id`` range of both collections.
+
+The driver splits each collection into K contiguous ``_id`` ranges (min/max bounds, as Ray
+Data's MongoDB reader does); each actor aggregates its ranges on its own connection and sends
+back two numbers per range (count and digest) instead of every document. The actor pool is
+created in the first (cold) repetition and reused by the warm ones. The output equals
+``mongo-sequential``'s. Reads are idempotent, so actors restart and retry on node loss.
+"""
+
+import time
+
+import ray
+
+from ray101_jobs.common import (
+    Outcome,
+    Param,
+    Workload,
+    digest_docs,
+    main,
+    merge_digests,
+    mongo_client,
+    mongo_uri,
+)
+from ray101_jobs.mongo_sequential import (
+    COLLECTIONS,
+    MONGO_PARAMS,
+    aggregate_raw,
+    check_reachable,
+    mongo_output,
+    show,
+)
+
+WORKLOAD = Workload(
+    name="mongo-partitioned",
+    module="ray101_jobs.mongo_partitioned",
+    summary="K warm actors each aggregate one _id range of both collections; compact results.",
+    params=MONGO_PARAMS
+    + (Param("actors", int, 4, "actors in the pool, one _id range each", minimum=1, maximum=64),),
+    uses_mongo=True,
+)
+
+
+@ray.remote(max_restarts=2, max_task_retries=2)
+class RangeReader:
+    def __init__(self, timeout_ms: int):
+        self.client = mongo_client(mongo_uri(), timeout_ms)
+
+    def read(self, database: str, collection: str, lo, hi):
+        match = {}
+        if lo is not None:
+            match["$gte"] = lo
+        if hi is not None:
+            match["$lt"] = hi
+        pipeline = [{"$match": {"_id": match} if match else {}}]
+        count, digest = digest_docs(aggregate_raw(self.client, database, collection, pipeline))
+        return count, digest, ray.util.get_node_ip_address()
+
+
+def split_points(client, database: str, collection: str, parts: int) -> list:
+    """K+1 bounds (None = open end) cutting the collection into K ranges of about equal size."""
+    coll = client[database][collection]
+    total = coll.count_documents({})
+    bounds = [None]
+    for k in range(1, parts):
+        docs = list(coll.find({}, {"_id": 1}).sort("_id", 1).skip(total * k // parts).limit(1))
+        if docs and docs[0]["_id"] != bounds[-1]:
+            bounds.append(docs[0]["_id"])
+    bounds.append(None)
+    return bounds
+
+
+_pool: list = []  # the warm actor pool, kept between repetitions of one job
+
+
+def pool(size: int, timeout_ms: int) -> list:
+    if len(_pool) != size:
+        _pool[:] = [
+            RangeReader.options(scheduling_strategy="SPREAD").remote(timeout_ms)
+            for _ in range(size)
+        ]
+    return _pool
+
+
+def run_once(params: dict) -> Outcome:
+    uri = mongo_uri()
+    db = params["database"]
+    start = time.perf_counter()
+    client = mongo_client(uri, params["timeout_ms"])
+    try:
+        check_reachable(client, uri)
+        ranges = [
+            (name, lo, hi)
+            for name in COLLECTIONS
+            for lo, hi in _pairs(split_points(client, db, name, params["actors"]))
+        ]
+    finally:
+        client.close()
+    readers = pool(params["actors"], params["timeout_ms"])
+    futures = [
+        (name, readers[i % len(readers)].read.remote(db, name, lo, hi))
+        for i, (name, lo, hi) in enumerate(ranges)
+    ]
+    per_collection: dict[str, list] = {name: [] for name in COLLECTIONS}
+    ips = set()
+    for name, future in futures:
+        count, digest, ip = ray.get(future)
+        per_collection[name].append((count, digest))
+        ips.add(ip)
+    output = mongo_output({name: merge_digests(parts) for name, parts in per_collection.items()})
+    show(output, time.perf_counter() - start)
+    return Outcome(output=output, node_ips=ips, extra={"ranges": len(ranges)})
+
+
+def _pairs(bounds: list) -> list:
+    return list(zip(bounds[:-1], bounds[1:]))
+
+
+if __name__ == "__main__":
+    main(WORKLOAD, run_once)

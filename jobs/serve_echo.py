@@ -1,0 +1,109 @@
+"""An echo service on Ray Serve: ``GET /echo?data=Hello`` answers ``Received data: Hello``.
+
+The job deploys the app (route ``/echo``), calls it ``calls`` times from the driver and reports
+the answer with p50/p99 latency. A request without ``data`` gets HTTP 400 with a message. The app
+stays up afterwards so you can call it yourself (``ray101 serve call``) unless ``shutdown=true``.
+The HTTP port comes from ``RAY101_SERVE_PORT`` in the node's environment (default 8000).
+"""
+
+import os
+import statistics
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from ray101_jobs.common import Outcome, Param, Workload, main, node_ip
+
+APP_NAME = "echo"
+ROUTE = "/echo"
+
+WORKLOAD = Workload(
+    name="serve-echo",
+    module="ray101_jobs.serve_echo",
+    summary="Deploy an echo service on Ray Serve at /echo and call it with data=Hello.",
+    params=(
+        Param("data", str, "Hello", "what to send as ?data="),
+        Param("calls", int, 100, "requests to time", minimum=1, maximum=100000),
+        Param("shutdown", bool, False, "delete the app at the end instead of leaving it up"),
+    ),
+)
+
+
+def serve_port() -> int:
+    return int(os.environ.get("RAY101_SERVE_PORT", "8000"))
+
+
+def build_app():
+    from ray import serve
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse
+
+    @serve.deployment(name="Echo", ray_actor_options={"num_cpus": 0})
+    class Echo:
+        async def __call__(self, request: Request) -> PlainTextResponse:
+            data = request.query_params.get("data")
+            if data is None:
+                return PlainTextResponse(
+                    "missing query parameter 'data': call /echo?data=<text>\n", status_code=400
+                )
+            return PlainTextResponse(f"Received data: {data}")
+
+    return Echo.bind()
+
+
+def deploy() -> str:
+    """Start Serve on this cluster (once) and (re)deploy the echo app; returns its base URL."""
+    from ray import serve
+
+    port = serve_port()
+    serve.start(proxy_location="HeadOnly", http_options={"host": "0.0.0.0", "port": port})
+    serve.run(build_app(), name=APP_NAME, route_prefix=ROUTE, blocking=False)
+    return f"http://127.0.0.1:{port}{ROUTE}"
+
+
+def call(url: str, data: str | None, timeout: float = 10.0) -> tuple[int, str]:
+    query = "" if data is None else "?" + urllib.parse.urlencode({"data": data})
+    try:
+        with urllib.request.urlopen(url + query, timeout=timeout) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+def run_once(params: dict) -> Outcome:
+    url = deploy()
+    status, text = call(url, params["data"])
+    if status != 200:
+        raise RuntimeError(f"the echo service answered HTTP {status}: {text.strip()}")
+    print(text)
+    latencies = []
+    for _ in range(params["calls"]):
+        start = time.perf_counter()
+        status, answer = call(url, params["data"])
+        latencies.append((time.perf_counter() - start) * 1000)
+        if status != 200 or answer != text:
+            raise RuntimeError(f"call {len(latencies)} answered HTTP {status}: {answer.strip()}")
+    missing_status, _ = call(url, None)
+    p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
+    print(f"{params['calls']} calls: p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
+          f"mean {statistics.fmean(latencies):.1f} ms; without data: HTTP {missing_status}")
+    if params["shutdown"]:
+        from ray import serve
+
+        serve.delete(APP_NAME)
+        print("echo app deleted (shutdown=true)")
+    return Outcome(
+        output={"answer": text, "missing_data_status": missing_status},
+        node_ips={node_ip()},
+        extra={"p50_ms": round(p50, 2), "p99_ms": round(p99, 2)},
+    )
+
+
+if __name__ == "__main__":
+    main(WORKLOAD, run_once)
