@@ -1,0 +1,148 @@
+"""helm/ray101 MongoDB: statefulset.yaml, service.yaml, service-headless.yaml, secret-mongodb.yaml."""
+
+import base64
+import re
+
+import pytest
+
+from chartlib import NAMESPACE, RELEASE, render
+
+NAME = f"{RELEASE}-mongodb"
+
+
+def mongo_container(m) -> dict:
+    return m.one("StatefulSet", NAME)["spec"]["template"]["spec"]["containers"][0]
+
+
+def arg_after(container: dict, flag: str) -> str:
+    args = container["args"]
+    return args[args.index(flag) + 1]
+
+
+def secret_data(secret: dict) -> dict:
+    return {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
+
+
+def test_should_run_one_pinned_official_mongo_when_defaults():
+    sts = render().one("StatefulSet", NAME)
+    assert sts["spec"]["replicas"] == 1
+    image = sts["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert re.fullmatch(r"mongo:8\.0\.\d+", image), image
+
+
+def test_should_claim_a_volume_through_volumeClaimTemplates_when_defaults():
+    sts = render().one("StatefulSet", NAME)
+    (claim,) = sts["spec"]["volumeClaimTemplates"]
+    assert claim["metadata"]["name"] == "data"
+    assert claim["spec"]["resources"]["requests"]["storage"] == "1Gi"
+    assert "storageClassName" not in claim["spec"]
+    assert not [v for v in sts["spec"]["template"]["spec"]["volumes"] if v["name"] == "data"]
+    mounts = {v["name"]: v["mountPath"] for v in mongo_container(render())["volumeMounts"]}
+    assert mounts["data"] == "/data/db"
+
+
+def test_should_set_size_and_storageClass_when_persistence_is_set():
+    claim = render("custom-image.yaml").one("StatefulSet", NAME)["spec"]["volumeClaimTemplates"][0]
+    assert claim["spec"]["storageClassName"] == "standard"
+    assert claim["spec"]["resources"]["requests"]["storage"] == "5Gi"
+
+
+def test_should_disable_dynamic_provisioning_when_storageClass_is_dash():
+    claim = render(None, "mongodb.persistence.storageClass=-").one("StatefulSet", NAME)["spec"]["volumeClaimTemplates"][0]
+    assert claim["spec"]["storageClassName"] == ""
+
+
+def test_should_use_an_emptyDir_when_persistence_is_off():
+    sts = render("persistence-off.yaml").one("StatefulSet", NAME)
+    assert "volumeClaimTemplates" not in sts["spec"]
+    volumes = {v["name"]: v for v in sts["spec"]["template"]["spec"]["volumes"]}
+    assert "emptyDir" in volumes["data"]
+
+
+def test_should_govern_the_statefulset_with_a_headless_service_when_defaults():
+    m = render()
+    headless = m.one("Service", f"{NAME}-headless")
+    assert headless["spec"]["clusterIP"] == "None"
+    assert m.one("StatefulSet", NAME)["spec"]["serviceName"] == f"{NAME}-headless"
+    client = m.one("Service", NAME)
+    assert client["spec"]["type"] == "ClusterIP"
+    assert "clusterIP" not in client["spec"]
+    assert client["spec"]["ports"][0]["port"] == 27017
+
+
+def test_should_probe_readiness_and_liveness_when_defaults():
+    c = mongo_container(render())
+    assert "mongosh" in c["readinessProbe"]["exec"]["command"]
+    assert "ping" in " ".join(c["readinessProbe"]["exec"]["command"])
+    assert c["livenessProbe"]["tcpSocket"]["port"] == "mongodb"
+
+
+@pytest.mark.parametrize(
+    "memory, cache",
+    [("512Mi", "0.25"), ("1Gi", "0.25"), ("2Gi", "0.50"), ("3Gi", "1.00"), ("4096Mi", "1.50")],
+)
+def test_should_size_wiredTiger_cache_from_memory_limit_when_limit_is(memory, cache):
+    m = render(None, f"mongodb.resources.limits.memory={memory}", f"mongodb.resources.requests.memory={memory}")
+    assert arg_after(mongo_container(m), "--wiredTigerCacheSizeGB") == cache
+
+
+def test_should_use_explicit_wiredTiger_cache_when_wiredTigerCacheSizeGB_is_set():
+    m = render(None, "mongodb.wiredTigerCacheSizeGB=0.75")
+    assert arg_after(mongo_container(m), "--wiredTigerCacheSizeGB") == "0.75"
+
+
+def test_should_run_as_the_image_mongodb_user_when_defaults():
+    spec = render().one("StatefulSet", NAME)["spec"]["template"]["spec"]
+    assert spec["securityContext"]["runAsUser"] == 999
+    assert spec["securityContext"]["runAsGroup"] == 999
+    assert spec["securityContext"]["fsGroup"] == 999
+    c = spec["containers"][0]
+    assert c["securityContext"]["readOnlyRootFilesystem"] is True
+    mounts = {v["mountPath"] for v in c["volumeMounts"]}
+    assert {"/tmp", "/data/configdb", "/data/db"} <= mounts
+
+
+def test_should_generate_root_credentials_and_uri_when_defaults():
+    data = secret_data(render().one("Secret", NAME))
+    assert data["mongodb-root-username"] == "root"
+    password = data["mongodb-root-password"]
+    assert len(password) >= 24 and password.isalnum()
+    assert data["mongodb-uri"] == (
+        f"mongodb://root:{password}@{NAME}.{NAMESPACE}.svc:27017/ray101?authSource=admin"
+    )
+
+
+def test_should_keep_the_generated_secret_on_uninstall_when_defaults():
+    secret = render().one("Secret", NAME)
+    assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+
+
+def test_should_take_root_credentials_from_the_secret_when_defaults():
+    env = {e["name"]: e for e in mongo_container(render())["env"]}
+    for name, key in (("MONGO_INITDB_ROOT_USERNAME", "mongodb-root-username"),
+                      ("MONGO_INITDB_ROOT_PASSWORD", "mongodb-root-password")):
+        assert env[name]["valueFrom"]["secretKeyRef"] == {"name": NAME, "key": key}
+        assert "value" not in env[name]
+
+
+def test_should_use_existing_secret_keys_when_mongodb_auth_existingSecret_is_set():
+    m = render("existing-secrets.yaml")
+    assert not m.of_kind("Secret")
+    env = {e["name"]: e for e in mongo_container(m)["env"]}
+    assert env["MONGO_INITDB_ROOT_USERNAME"]["valueFrom"]["secretKeyRef"] == {"name": "lab-mongodb", "key": "username"}
+    assert env["MONGO_INITDB_ROOT_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "lab-mongodb", "key": "password"}
+
+
+def test_should_render_no_mongodb_but_keep_the_uri_when_mongodb_is_disabled_with_existing_secret():
+    m = render("existing-secrets.yaml", "mongodb.enabled=false")
+    assert not m.of_kind("StatefulSet")
+    assert not [s for s in m.of_kind("Service")]
+    assert [n["metadata"]["name"] for n in m.of_kind("NetworkPolicy")] == [f"{RELEASE}-ray"]
+    for rc in m.of_kind("RayCluster"):
+        env = {e["name"] for e in rc["spec"]["headGroupSpec"]["template"]["spec"]["containers"][0]["env"]}
+        assert "RAY101_MONGO_URI" in env
+
+
+def test_should_size_requests_equal_limits_when_defaults():
+    resources = mongo_container(render())["resources"]
+    assert resources["requests"] == resources["limits"]
