@@ -1,0 +1,56 @@
+"""k8s/: the kind config, minikube settings, namespace and KubeRay operator values the Makefile uses
+with the chart (checked as files: nothing here starts a cluster)."""
+
+import re
+
+import yaml
+
+from chartlib import K8S_VERSION, KUBERAY_VERSION, REPO, validate_builtin
+
+K8S = REPO / "k8s"
+
+
+def test_should_define_one_control_plane_and_two_pinned_workers_in_the_kind_config():
+    config = yaml.safe_load((K8S / "kind-config.yaml").read_text())
+    assert config["kind"] == "Cluster" and config["apiVersion"] == "kind.x-k8s.io/v1alpha4"
+    roles = [n["role"] for n in config["nodes"]]
+    assert roles == ["control-plane", "worker", "worker"]
+    for node in config["nodes"]:
+        assert re.fullmatch(r"kindest/node:v\d+\.\d+\.\d+(@sha256:[0-9a-f]{64})?", node["image"])
+        assert node["image"].startswith(f"kindest/node:v{K8S_VERSION}")
+    # kindnet (with kube-network-policies) enforces the chart's NetworkPolicies.
+    assert not config.get("networking", {}).get("disableDefaultCNI", False)
+
+
+def test_should_enforce_restricted_pod_security_in_the_namespace():
+    namespace = yaml.safe_load((K8S / "namespace.yaml").read_text())
+    validate_builtin(namespace)
+    labels = namespace["metadata"]["labels"]
+    for mode in ("enforce", "audit", "warn"):
+        assert labels[f"pod-security.kubernetes.io/{mode}"] == "restricted"
+    assert namespace["metadata"]["name"] == "ray101"  # the Makefile's sed relies on this line
+
+
+def test_should_watch_our_namespace_with_limits_in_the_operator_values():
+    values = yaml.safe_load((K8S / "kuberay-operator-values.yaml").read_text())
+    assert values["singleNamespaceInstall"] is True
+    assert values["watchNamespace"] == ["ray101"]
+    assert {"cpu", "memory"} <= set(values["resources"]["limits"])
+    assert {"cpu", "memory"} <= set(values["resources"]["requests"])
+
+
+def test_should_pin_the_operator_version_in_the_makefile():
+    makefile = (REPO / "Makefile").read_text()
+    block = makefile.split("# >>> kubernetes targets", 1)[1].split("# <<< kubernetes targets", 1)[0]
+    assert f"KUBERAY_VERSION ?= {KUBERAY_VERSION}" in block
+    assert "kuberay/kuberay-operator" in block and "--version $(KUBERAY_VERSION)" in block
+    for target in ("tools", "kuberay-crds", "cluster", "operator", "deploy", "dashboard",
+                   "compare-k8s", "undeploy", "clean-cluster", "image"):
+        assert re.search(rf"^{re.escape(target)}:.*## \S", block, re.M), target
+        assert re.search(rf"^\.PHONY:.*\b{re.escape(target)}\b", block.replace("\\\n", " "), re.M), target
+
+
+def test_should_use_a_networkpolicy_cni_for_minikube():
+    settings = (K8S / "minikube.mk").read_text()
+    assert re.search(r"^MINIKUBE_CNI \?= calico$", settings, re.M)
+    assert re.search(r"^MINIKUBE_NODES \?= 3$", settings, re.M)
