@@ -1,0 +1,278 @@
+"""ray101 mongo: the sample_mflix generator, seeding a real FerretDB, and the server commands."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import datetime
+
+import pytest
+from bson import ObjectId
+from click.testing import CliRunner
+from pymongo import MongoClient
+
+from mongo_support import closed_port, ferret, mongo_env, mongo_uri  # noqa: F401  (fixtures)
+from ray101 import mongo
+from ray101.main import cli
+from ray101_jobs import mflix
+
+PASSWORD = "s3cr3t-Pa55"
+
+
+def run(*args, env=None):
+    return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+
+
+def counts(uri):
+    with MongoClient(uri) as c:
+        db = c[mflix.DATABASE]
+        return db.movies.count_documents({}), db.comments.count_documents({})
+
+
+# -- the generator ----------------------------------------------------------------------------
+
+
+def test_defaults_are_the_tutorials_size():
+    assert (mflix.DEFAULT_MOVIES, mflix.DEFAULT_COMMENTS, mflix.DATABASE) == (23530, 21032, "sample_mflix")
+    assert mflix.DEFAULT_MOVIES + mflix.DEFAULT_COMMENTS == 44562
+
+
+def test_generation_is_deterministic_and_fast():
+    started = time.perf_counter()
+    movies, comments = mflix.generate_movies(), mflix.generate_comments()
+    elapsed = time.perf_counter() - started
+    assert (len(movies), len(comments)) == (23530, 21032)
+    assert elapsed < 5, f"generating 44,562 documents took {elapsed:.1f}s"
+    assert mflix.generate_movies() == movies
+    assert mflix.generate_comments() == comments
+
+
+def test_sizes_are_honored_and_prefixes_stable():
+    movies = mflix.generate_movies(500)
+    assert len(movies) == 500 and len(mflix.generate_movies(0)) == 0
+    assert mflix.generate_movies(200) == movies[:200]
+    assert mflix.generate_comments(300, 500) == mflix.generate_comments(1000, 500)[:300]
+    with pytest.raises(ValueError):
+        mflix.generate_movies(-1)
+    with pytest.raises(ValueError):
+        mflix.generate_comments(5, 0)
+
+
+def test_ids_sort_in_generation_order_and_spread_evenly():
+    movies = mflix.generate_movies(1000)
+    ids = [m["_id"] for m in movies]
+    assert ids == sorted(ids) and len(set(ids)) == 1000
+    assert ids == [mflix.movie_id(i) for i in range(1000)]
+    seconds = [int(i.generation_time.timestamp()) for i in ids]
+    assert {b - a for a, b in zip(seconds, seconds[1:])} == {1}
+    comment_ids = {c["_id"] for c in mflix.generate_comments(1000, 1000)}
+    assert not comment_ids & set(ids)
+
+
+def test_comments_refer_to_generated_movies():
+    movie_ids = {m["_id"] for m in mflix.generate_movies(300)}
+    comments = mflix.generate_comments(2000, 300)
+    assert all(c["movie_id"] in movie_ids for c in comments)
+    assert len({c["movie_id"] for c in comments}) > 100
+
+
+def test_field_types_match_sample_mflix():
+    for m in mflix.generate_movies(300):
+        assert isinstance(m["_id"], ObjectId)
+        for key in ("title", "plot", "fullplot", "rated", "lastupdated"):
+            assert isinstance(m[key], str) and m[key], key
+        for key in ("genres", "cast", "directors", "languages", "countries"):
+            assert isinstance(m[key], list) and m[key] and all(isinstance(x, str) for x in m[key]), key
+        assert isinstance(m["year"], int) and isinstance(m["runtime"], int)
+        assert isinstance(m["num_mflix_comments"], int)
+        assert isinstance(m["released"], datetime) and m["released"].year == m["year"]
+        assert isinstance(m["imdb"]["rating"], float) and isinstance(m["imdb"]["votes"], int)
+        assert isinstance(m["imdb"]["id"], int)
+        assert m["type"] == "movie"
+        if "tomatoes" in m:
+            assert isinstance(m["tomatoes"]["viewer"], dict)
+    assert any("tomatoes" in m for m in mflix.generate_movies(50))
+    assert any("tomatoes" not in m for m in mflix.generate_movies(50))
+    for c in mflix.generate_comments(300, 50):
+        assert set(c) == {"_id", "name", "email", "movie_id", "text", "date"}
+        assert isinstance(c["movie_id"], ObjectId) and isinstance(c["date"], datetime)
+        assert "@" in c["email"] and isinstance(c["text"], str)
+
+
+def test_redact_hides_passwords():
+    assert mongo.redact(f"mongodb://bob:{PASSWORD}@h:1/db") == "mongodb://bob:***@h:1/db"
+    assert mongo.redact(f"mongodb+srv://bob:{PASSWORD}@c.example.net/?w=1") == "mongodb+srv://bob:***@c.example.net/?w=1"
+    assert mongo.redact("mongodb://h1:1,h2:2/") == "mongodb://h1:1,h2:2/"
+    assert PASSWORD not in mongo.redact(f"mongodb://bob:{PASSWORD}@x@h:1/")  # unescaped @
+    assert PASSWORD not in mongo.redact(f"mongodb://h/?password={PASSWORD}")
+    assert mongo.hosts_of(f"mongodb://bob:{PASSWORD}@h1:1,h2:2/db?x=1") == "h1:1,h2:2"
+
+
+# -- seeding the real server ------------------------------------------------------------------
+
+
+def test_seed_is_idempotent_shrinks_and_drops(mongo_uri):
+    first = mflix.seed(mongo_uri, drop=True)
+    assert first["movies"]["inserted"] == 23530 and first["comments"]["inserted"] == 21032
+    assert first["total"] == 44562
+    again = mflix.seed(mongo_uri)
+    assert again["movies"]["inserted"] == again["comments"]["inserted"] == 0
+    assert counts(mongo_uri) == (23530, 21032)
+
+    small = mflix.seed(mongo_uri, movies=1000, comments=500)
+    assert small["movies"]["deleted"] == 22530
+    assert counts(mongo_uri) == (1000, 500)
+    with MongoClient(mongo_uri) as c:
+        db = c[mflix.DATABASE]
+        stored = {m["_id"] for m in db.movies.find({}, {"_id": 1})}
+        assert stored == {mflix.movie_id(i) for i in range(1000)}
+        assert all(c["movie_id"] in stored for c in db.comments.find({}, {"movie_id": 1}))
+        assert db.movies.find_one({"_id": mflix.movie_id(7)}) == mflix.generate_movies(8)[7]
+
+    dropped = mflix.seed(mongo_uri, movies=1000, comments=500, drop=True)
+    assert (dropped["movies"]["inserted"], dropped["comments"]["inserted"]) == (1000, 500)
+    assert counts(mongo_uri) == (1000, 500)
+
+    grown = mflix.seed(mongo_uri)
+    assert (grown["movies"]["inserted"], grown["movies"]["existing"]) == (22530, 1000)
+    assert counts(mongo_uri) == (23530, 21032)
+
+
+def test_cli_seed_json_and_drop(mongo_uri):
+    result = run("mongo", "seed", "--movies", "120", "--comments", "80", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert (data["movies"]["count"], data["comments"]["count"], data["total"]) == (120, 80, 200)
+    result = run("mongo", "seed", "--uri", mongo_uri, "--movies", "120", "--comments", "80", "--drop", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["movies"]["inserted"] == 120
+    assert counts(mongo_uri) == (120, 80)
+
+
+def test_seed_job_entrypoint(mongo_uri):
+    env = dict(os.environ, RAY101_MONGO_URI=mongo_uri)
+    proc = subprocess.run([sys.executable, "-m", "ray101_jobs.seed_mflix", "--movies", "50", "--comments", "20"],
+                          env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert mongo_uri not in proc.stdout + proc.stderr
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("RAY101_RESULT "))
+    assert json.loads(line.split(" ", 1)[1])["total"] == 70
+    assert counts(mongo_uri) == (50, 20)
+
+
+def test_seed_job_unreachable_never_prints_password():
+    port = closed_port()
+    env = dict(os.environ, RAY101_MONGO_URI=f"mongodb://bob:{PASSWORD}@127.0.0.1:{port}/")
+    proc = subprocess.run([sys.executable, "-m", "ray101_jobs.seed_mflix", "--timeout-ms", "500"],
+                          env=env, capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert proc.returncode == 1
+    assert f"127.0.0.1:{port}" in proc.stderr and PASSWORD not in proc.stdout + proc.stderr
+
+
+# -- errors -----------------------------------------------------------------------------------
+
+
+def test_unreachable_uri_is_one_line_naming_the_host(mongo_env):
+    port = closed_port()
+    started = time.monotonic()
+    result = run("mongo", "seed", "--uri", f"mongodb://bob:{PASSWORD}@127.0.0.1:{port}/?authSource=admin")
+    assert time.monotonic() - started < 15
+    assert result.exit_code == 1
+    assert result.output.startswith("Error: cannot reach MongoDB at 127.0.0.1:") and result.output.count("\n") == 1
+    assert f"127.0.0.1:{port}" in result.output and "bob:***@" in result.output
+    assert PASSWORD not in result.output
+
+
+def test_external_uri_status_hides_password(monkeypatch, tmp_path):
+    port = closed_port()
+    monkeypatch.setenv("RAY101_HOME", str(tmp_path))
+    monkeypatch.setenv("RAY101_MONGO_URI", f"mongodb://bob:{PASSWORD}@127.0.0.1:{port}/")
+    for args in (("mongo", "status"), ("mongo", "status", "--json"), ("mongo", "stop")):
+        result = run(*args)
+        assert result.exit_code == 0 and PASSWORD not in result.output, result.output
+    data = json.loads(run("mongo", "status", "--json").output)
+    assert data["kind"] == "external" and data["running"] is False and data["managed"] is False
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--movies", "-1"], "Invalid value for '--movies'"),
+        (["--comments", "-5"], "Invalid value for '--comments'"),
+        (["--uri", "mongodb://x", "--cluster", "c"], "give --uri or --cluster, not both"),
+        (["--movies", "0", "--comments", "3"], "needs at least one movie"),
+    ],
+)
+def test_seed_bad_input(args, message, mongo_env):
+    result = run("mongo", "seed", *args)
+    assert result.exit_code == 2 and message in result.output
+
+
+def test_seed_with_an_invalid_uri(mongo_env):
+    result = run("mongo", "seed", "--uri", f"http://bob:{PASSWORD}@h/")
+    assert result.exit_code == 1 and result.output.startswith("Error: invalid MongoDB URI")
+    assert PASSWORD not in result.output
+
+
+def test_seed_without_a_server(monkeypatch, tmp_path):
+    monkeypatch.setenv("RAY101_HOME", str(tmp_path))
+    monkeypatch.delenv("RAY101_MONGO_URI", raising=False)
+    result = run("mongo", "seed")
+    assert result.exit_code == 1 and "ray101 mongo start" in result.output
+
+
+# -- the server -------------------------------------------------------------------------------
+
+
+def test_status_json(mongo_uri, mongo_env):
+    result = run("mongo", "status", "--json")
+    assert result.exit_code == 0
+    data = json.loads(result.output)
+    assert data["kind"] == "ferretdb" and data["running"] is True and data["managed"] is True
+    assert data["port"] == mongo_env["port"] and data["uri"] == mongo_uri
+    assert data["log"].endswith("ferretdb.log")
+
+
+def test_start_twice_starts_one_server_and_stop_stops_it(mongo_uri, mongo_env):
+    port = str(mongo_env["port"])
+    first = json.loads(run("mongo", "start", "--port", port, "--json").output)
+    second = json.loads(run("mongo", "start", "--port", port, "--json").output)
+    assert first["pid"] == second["pid"] and second["running"]
+    procs = subprocess.run(["pgrep", "-f", f"listen-addr=127.0.0.1:{port}"], capture_output=True, text=True)
+    assert procs.stdout.split() == [str(first["pid"])]
+
+    result = run("mongo", "stop")
+    assert result.exit_code == 0 and f"stopped pid {first['pid']}" in result.output
+    assert not mongo._alive(first["pid"])
+    assert json.loads(run("mongo", "status", "--json").output)["running"] is False
+    assert run("mongo", "stop").exit_code == 0  # nothing to stop is fine
+
+    result = run("mongo", "start", "--port", port)
+    assert result.exit_code == 0 and "answering at mongodb://127.0.0.1:" in result.output
+
+
+def test_start_on_another_host_restarts(mongo_uri, mongo_env):
+    before = mongo.status()
+    uri = mongo.ensure_running("127.0.0.2", mongo_env["port"])
+    after = mongo.status()
+    assert uri == f"mongodb://127.0.0.2:{mongo_env['port']}/" and after["host"] == "127.0.0.2"
+    assert after["pid"] != before["pid"] and not mongo._alive(before["pid"])
+    assert mongo.ensure_running("127.0.0.1", mongo_env["port"]) == mongo_uri
+
+
+def test_start_on_a_port_someone_else_uses(mongo_uri, mongo_env, tmp_path, monkeypatch):
+    # A second ray101 home sees the first one's server as a stranger on that port.
+    monkeypatch.setenv("RAY101_HOME", str(tmp_path))
+    result = run("mongo", "start", "--port", str(mongo_env["port"]))
+    assert result.exit_code == 1 and "already in use by a process ray101 did not start" in result.output
+
+
+def test_every_mongo_command_has_help_with_an_example():
+    group = cli.commands["mongo"]
+    for name, command in group.commands.items():
+        assert "-" not in name or name == name.lower()
+        assert "Example:" in (command.help or ""), name
+        assert run("mongo", name, "--help").exit_code == 0
