@@ -108,7 +108,7 @@ def test_should_generate_root_credentials_and_uri_when_defaults():
     password = data["mongodb-root-password"]
     assert len(password) >= 24 and password.isalnum()
     assert data["mongodb-uri"] == (
-        f"mongodb://root:{password}@{NAME}.{NAMESPACE}.svc:27017/ray101?authSource=admin"
+        f"mongodb://root:{password}@{NAME}.{NAMESPACE}.svc:27017/sample_mflix?authSource=admin"
     )
 
 
