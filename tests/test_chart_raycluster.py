@@ -199,3 +199,13 @@ def test_should_reject_undeclared_fields_when_validating_against_the_crd():
     errors = crd_errors(rc)
     assert any("imagePullPolice" in e for e in errors)
     assert any("tokenKey" in e for e in errors)
+
+
+def test_should_annotate_jobs_not_in_image_when_defaults():
+    for rc in render().rayclusters().values():
+        assert rc["metadata"]["annotations"]["ray101.io/jobs-in-image"] == "false"
+
+
+def test_should_annotate_jobs_in_image_when_image_jobsBaked_is_set():
+    for rc in render(None, "image.jobsBaked=true").rayclusters().values():
+        assert rc["metadata"]["annotations"]["ray101.io/jobs-in-image"] == "true"

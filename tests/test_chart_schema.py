@@ -42,6 +42,7 @@ def test_should_be_a_valid_draft7_schema_that_accepts_the_defaults():
         ("mongodb.persistence.size=lots", "size"),
         ("rayVersion=latest", "rayVersion"),
         ("image.pullPolicy=Sometimes", "pullPolicy"),
+        ("image.jobsBaked=maybe", "jobsBaked"),
     ],
 )
 def test_should_reject_bad_values_when_set(bad, message):
