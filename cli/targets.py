@@ -73,6 +73,9 @@ class Connection:
     jobs_url: str
     token: str | None
     serve_url: str | None
+    # How the CLI reaches the cluster when it is not direct, for error messages
+    # (k8s: "port-forward to pod <ns>/<head pod>").
+    via: str | None = None
 
     @property
     def headers(self) -> dict:

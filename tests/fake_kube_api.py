@@ -1,0 +1,283 @@
+"""A FAKE Kubernetes API server, for testing the CLI's KubeRay code (cli/kube.py) without a cluster.
+
+It is real HTTP on 127.0.0.1 (http.server in a thread), reached by the real `kubernetes` client
+through a real kubeconfig file, but it only knows the few requests ray101 makes, and it answers
+from fixtures the tests put in it:
+
+- GET    /apis/ray.io/v1/namespaces/{ns}/rayclusters[?labelSelector=...]   (404 "page not found"
+         for anything under /apis/ray.io when ``crd_installed`` is False, as without the CRD)
+- GET    /apis/ray.io/v1/namespaces/{ns}/rayclusters/{name}
+- GET    /api/v1/namespaces/{ns}/secrets/{name}
+- GET    /api/v1/namespaces/{ns}/pods[?labelSelector=...]
+- DELETE /api/v1/namespaces/{ns}/pods/{name}
+
+No websockets: the port-forward (pods/{name}/portforward) is not served. Label selectors are
+equality-only (``a=b,c=d``), which is all ray101 sends. Every request is recorded in ``requests``.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Callable
+from urllib.parse import parse_qs, urlparse
+
+import yaml
+
+
+def _matches(labels: dict, selector: str | None) -> bool:
+    if not selector:
+        return True
+    for term in selector.split(","):
+        key, _, value = term.partition("=")
+        if labels.get(key.strip()) != value.strip():
+            return False
+    return True
+
+
+class FakeKubeAPI:
+    """Fixtures (``rayclusters``, ``pods``, ``secrets``: name -> object, one namespace each
+    keyed by (namespace, name)) served over HTTP. ``on_request(fake, method, path)`` runs before
+    each answer, so a test can change the world between two polls."""
+
+    def __init__(self):
+        self.rayclusters: dict[tuple[str, str], dict] = {}
+        self.pods: dict[tuple[str, str], dict] = {}
+        self.secrets: dict[tuple[str, str], dict] = {}
+        self.crd_installed = True
+        self.requests: list[tuple[str, str]] = []
+        self.on_request: Callable[["FakeKubeAPI", str, str], None] | None = None
+        self.lock = threading.RLock()
+        self._server: ThreadingHTTPServer | None = None
+
+    # -- fixtures ----------------------------------------------------------------------------
+    def add(self, obj: dict) -> dict:
+        ns = obj["metadata"].get("namespace", "ray101")
+        obj["metadata"]["namespace"] = ns
+        table = {"RayCluster": self.rayclusters, "Pod": self.pods, "Secret": self.secrets}[obj["kind"]]
+        with self.lock:
+            table[(ns, obj["metadata"]["name"])] = obj
+        return obj
+
+    # -- server ------------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> "FakeKubeAPI":
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep pytest output clean
+                pass
+
+            def do_GET(self):
+                fake._handle(self, "GET")
+
+            def do_DELETE(self):
+                fake._handle(self, "DELETE")
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+
+    def write_kubeconfig(self, path: Path, namespace: str | None = None,
+                         context: str = "fake-kind") -> Path:
+        ctx = {"cluster": "fake", "user": "fake-user"}
+        if namespace:
+            ctx["namespace"] = namespace
+        path.write_text(yaml.safe_dump({
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "fake", "cluster": {"server": self.url}}],
+            "users": [{"name": "fake-user", "user": {"token": "fake-bearer-for-the-fake-api"}}],
+            "contexts": [{"name": context, "context": ctx}],
+            "current-context": context,
+        }))
+        return path
+
+    # -- answers -----------------------------------------------------------------------------
+    def _send(self, handler, code: int, body, content_type="application/json") -> None:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        handler.send_response(code)
+        handler.send_header("Content-Type", content_type)
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
+
+    def _not_found(self, handler, kind: str, name: str) -> None:
+        self._send(handler, 404, {
+            "kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+            "message": f'{kind} "{name}" not found', "reason": "NotFound", "code": 404,
+        })
+
+    def _handle(self, handler, method: str) -> None:
+        parsed = urlparse(handler.path)
+        query = parse_qs(parsed.query)
+        selector = (query.get("labelSelector") or [None])[0]
+        path = parsed.path
+        with self.lock:
+            self.requests.append((method, handler.path))
+            if self.on_request:
+                self.on_request(self, method, path)
+            if path.startswith("/apis/ray.io/") and not self.crd_installed:
+                return self._send(handler, 404, b"404 page not found\n", "text/plain")
+            m = re.fullmatch(r"/apis/ray\.io/v1/namespaces/([^/]+)/rayclusters(?:/([^/]+))?", path)
+            if m and method == "GET":
+                return self._collection(handler, self.rayclusters, "RayClusterList",
+                                        "ray.io/v1", m.group(1), m.group(2), selector,
+                                        "rayclusters.ray.io")
+            m = re.fullmatch(r"/api/v1/namespaces/([^/]+)/secrets/([^/]+)", path)
+            if m and method == "GET":
+                return self._collection(handler, self.secrets, "SecretList", "v1",
+                                        m.group(1), m.group(2), None, "secrets")
+            m = re.fullmatch(r"/api/v1/namespaces/([^/]+)/pods(?:/([^/]+))?", path)
+            if m and method == "GET":
+                return self._collection(handler, self.pods, "PodList", "v1", m.group(1),
+                                        m.group(2), selector, "pods")
+            if m and method == "DELETE" and m.group(2):
+                pod = self.pods.pop((m.group(1), m.group(2)), None)
+                if pod is None:
+                    return self._not_found(handler, "pods", m.group(2))
+                return self._send(handler, 200, pod)
+        self._send(handler, 404, b"404 page not found\n", "text/plain")
+
+    def _collection(self, handler, table, list_kind, api_version, ns, name, selector, kind):
+        if name is not None:
+            obj = table.get((ns, name))
+            if obj is None:
+                return self._not_found(handler, kind, name)
+            return self._send(handler, 200, obj)
+        items = [copy.deepcopy(o) for (n, _), o in sorted(table.items())
+                 if n == ns and _matches(o["metadata"].get("labels") or {}, selector)]
+        self._send(handler, 200, {"apiVersion": api_version, "kind": list_kind,
+                                  "metadata": {"resourceVersion": "1"}, "items": items})
+
+
+# -- fixture builders, shaped like what helm/ray101 and KubeRay 1.7 make ------------------------
+def raycluster(key: str, workers: int = 0, *, release: str = "ray101", namespace: str = "ray101",
+               cpus: str | None = "2", ready: bool = True, status: dict | None = None,
+               auth_secret: str | None = "ray101-ray-auth", jobs_in_image: bool = False) -> dict:
+    name = f"{release}-{key}"
+    params = {"dashboard-host": "0.0.0.0"}
+    if cpus is not None:
+        params["num-cpus"] = cpus
+    container = {"name": "ray-head", "image": "rayproject/ray:2.60.0-py311",
+                 "resources": {"limits": {"cpu": "500m", "memory": "1536Mi"}}}
+    spec = {
+        "rayVersion": "2.60.0",
+        "headGroupSpec": {"rayStartParams": dict(params),
+                          "template": {"spec": {"containers": [container]}}},
+    }
+    if auth_secret:
+        spec["authOptions"] = {"mode": "token", "secretName": auth_secret}
+    if workers:
+        worker = dict(container, name="ray-worker")
+        spec["workerGroupSpecs"] = [{
+            "groupName": "workers", "replicas": workers, "minReplicas": workers,
+            "maxReplicas": workers,
+            "rayStartParams": {k: v for k, v in params.items() if k == "num-cpus"},
+            "template": {"spec": {"containers": [worker]}},
+        }]
+    if status is None:
+        status = ready_status(workers) if ready else {}
+    obj = {
+        "apiVersion": "ray.io/v1", "kind": "RayCluster",
+        "metadata": {
+            "name": name, "namespace": namespace,
+            "labels": {"app.kubernetes.io/part-of": "ray101", "app.kubernetes.io/instance": release,
+                       "ray101.io/cluster": key},
+            "annotations": {"ray101.io/jobs-in-image": "true" if jobs_in_image else "false"},
+        },
+        "spec": spec,
+    }
+    if status:
+        obj["status"] = status
+    return obj
+
+
+def ready_status(workers: int) -> dict:
+    return {
+        "state": "ready",
+        "desiredWorkerReplicas": workers, "readyWorkerReplicas": workers,
+        "availableWorkerReplicas": workers, "minWorkerReplicas": workers,
+        "maxWorkerReplicas": workers,
+        "conditions": [
+            {"type": "HeadPodReady", "status": "True", "reason": "HeadPodRunningAndReady",
+             "lastTransitionTime": "2026-01-01T00:00:00Z"},
+            {"type": "RayClusterProvisioned", "status": "True", "reason": "AllPodRunningAndReadyFirstTime",
+             "lastTransitionTime": "2026-01-01T00:00:00Z"},
+        ],
+    }
+
+
+def starting_status(workers: int) -> dict:
+    """What KubeRay reports while the head is still starting."""
+    return {
+        "desiredWorkerReplicas": workers, "readyWorkerReplicas": 0, "availableWorkerReplicas": 0,
+        "conditions": [
+            {"type": "HeadPodReady", "status": "False", "reason": "HeadPodNotFound",
+             "lastTransitionTime": "2026-01-01T00:00:00Z"},
+            {"type": "RayClusterProvisioned", "status": "False",
+             "reason": "RayClusterPodsProvisioning", "lastTransitionTime": "2026-01-01T00:00:00Z"},
+        ],
+    }
+
+
+def pod(name: str, raycluster: str, node_type: str, *, namespace: str = "ray101",
+        ready: bool = True, unschedulable: str | None = None, waiting: str | None = None) -> dict:
+    key = raycluster.split("-", 1)[1]
+    labels = {"ray.io/cluster": raycluster, "ray.io/node-type": node_type,
+              "app.kubernetes.io/part-of": "ray101", "ray101.io/cluster": key}
+    if unschedulable:
+        status = {"phase": "Pending", "conditions": [{
+            "type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+            "message": unschedulable, "lastTransitionTime": "2026-01-01T00:00:00Z"}]}
+    else:
+        status = {"phase": "Running" if ready or not waiting else "Pending", "conditions": [
+            {"type": "PodScheduled", "status": "True", "lastTransitionTime": "2026-01-01T00:00:00Z"},
+            {"type": "Ready", "status": "True" if ready else "False",
+             "lastTransitionTime": "2026-01-01T00:00:00Z"},
+        ]}
+        if waiting:
+            status["containerStatuses"] = [{
+                "name": "ray-worker", "image": "rayproject/ray:2.60.0-py311", "imageID": "",
+                "ready": False, "restartCount": 0,
+                "state": {"waiting": {"reason": waiting, "message": f"{waiting} for the test"}}}]
+    return {
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "spec": {"containers": [{"name": f"ray-{node_type}", "image": "rayproject/ray:2.60.0-py311"}]},
+        "status": status,
+    }
+
+
+def secret(name: str, token: str, namespace: str = "ray101") -> dict:
+    return {
+        "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+        "metadata": {"name": name, "namespace": namespace},
+        "data": {"auth_token": base64.b64encode(token.encode()).decode()},
+    }
+
+
+def lab(fake: FakeKubeAPI, token: str, namespace: str = "ray101") -> None:
+    """What `make deploy` leaves: k8s-single (head only) and k8s-multi (head + 2 workers), ready."""
+    fake.add(raycluster("single", 0, namespace=namespace))
+    fake.add(raycluster("multi", 2, namespace=namespace))
+    fake.add(secret("ray101-ray-auth", token, namespace))
+    fake.add(pod("ray101-single-head-9dlnm", "ray101-single", "head", namespace=namespace))
+    fake.add(pod("ray101-multi-head-x7k2p", "ray101-multi", "head", namespace=namespace))
+    fake.add(pod("ray101-multi-workers-worker-4q9tz", "ray101-multi", "worker", namespace=namespace))
+    fake.add(pod("ray101-multi-workers-worker-v8wzc", "ray101-multi", "worker", namespace=namespace))
