@@ -1,3 +1,57 @@
+# ray101: the front door. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+RAY101 ?= $(VENV)/bin/ray101
+PYTEST_ARGS ?=
+# Where the results of `make demo` go.
+RESULTS ?= results
+# The KubeRay v1.7.0 CRDs that the chart tests validate against: the copy beside the checkout,
+# else `make kuberay-crds` (needs internet) and point this at it.
+RAY101_KUBERAY_CRDS ?= $(abspath ../shared/kuberay/v1.7.0/crds)
+export RAY101_KUBERAY_CRDS
+
+.PHONY: help venv mongo-server demo down test bench clean
+
+help: ## Show the targets
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
+		awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e ".[test]"
+	touch $@
+
+venv: $(VENV)/.installed ## Create .venv with ray101 (Ray 2.60.0 pinned) and the test tools
+
+mongo-server: venv ## Build FerretDB v1.24.2 into .tools (skipped with mongod on PATH or RAY101_MONGO_URI)
+	@if [ -n "$$RAY101_MONGO_URI" ] || command -v mongod >/dev/null; then \
+		echo "MongoDB: using $${RAY101_MONGO_URI:+RAY101_MONGO_URI}$${RAY101_MONGO_URI:-mongod on PATH}"; \
+	else $(RAY101) mongo install; fi
+
+demo: venv mongo-server ## Start MongoDB and the local clusters, then compare every workload on both
+	$(RAY101) local up
+	$(RAY101) compare --clusters local-single,local-multi --out $(RESULTS)
+	@echo
+	@echo "Results: $(RESULTS)/compare.md, compare.json, compare.png"
+	@echo "The clusters are still up: ray101 dashboard --cluster local-multi"
+	@echo "Stop them with: make down   (or: $(RAY101) local down)"
+
+down: ## Stop the local clusters and the MongoDB server that `make demo` started
+	$(RAY101) local down
+
+test: venv tools mongo-server ## Run the test suite (real Ray, Jobs API, MongoDB wire protocol, helm)
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+bench: venv mongo-server ## Run the benchmarks and write docs/performance.md
+	$(VENV)/bin/python -m bench
+
+clean: ## Remove the virtualenv, installed tools and results (run `make down` first)
+	rm -rf $(VENV) .tools $(RESULTS)
+
 # >>> kubernetes targets
 # Kubernetes side of ray101: a local cluster (kind or minikube), the KubeRay operator, the
 # helm/ray101 chart. Every tool and version is overridable: `make deploy PROVIDER=minikube`.
@@ -15,7 +69,6 @@ KUBERAY_REPO_URL ?= https://ray-project.github.io/kuberay-helm/
 HELM ?= helm
 KUBECTL ?= kubectl
 DOCKER ?= docker
-RAY101 ?= .venv/bin/ray101
 # Extra arguments for `helm upgrade --install` of the chart, e.g. HELM_ARGS="-f my-values.yaml".
 HELM_ARGS ?=
 DEPLOY_TIMEOUT ?= 15m

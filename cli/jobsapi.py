@@ -123,16 +123,24 @@ class JobsAPI:
     # -- jobs ----------------------------------------------------------------------------------
     def submit(self, workload, params: dict, repeat: int, run_id: str, index: int = 0) -> str:
         """Submit one workload; returns its submission id. Secrets never go into it."""
+        return self.submit_module(
+            workload.name, workload.module, workload.argv(params, repeat), run_id, index,
+            {"repeat": str(repeat)},
+        )
+
+    def submit_module(self, name: str, module: str, argv: list[str], run_id: str,
+                      index: int = 0, metadata: dict | None = None) -> str:
+        """Submit ``python -m module argv...`` tagged as ``name`` (a workload or a chore)."""
         target = self.conn.target
-        entrypoint = shlex.join(["python", "-m", workload.module, *workload.argv(params, repeat)])
-        submission_id = f"ray101-{workload.name}-{slug(target.name)}-{run_id}-{index}"
-        metadata = {
-            "workload": workload.name,
+        entrypoint = shlex.join(["python", "-m", module, *argv])
+        submission_id = f"ray101-{name}-{slug(target.name)}-{run_id}-{index}"
+        tags = {
+            "workload": name,
             "cluster": target.name,
             "topology": target.topology or "unknown",
             "run_id": run_id,
-            "repeat": str(repeat),
             "ray101_version": __version__,
+            **(metadata or {}),
         }
         kwargs = {}
         if target.runtime_env:
@@ -141,11 +149,11 @@ class JobsAPI:
             lambda: self.client.submit_job(
                 entrypoint=entrypoint,
                 submission_id=submission_id,
-                metadata=metadata,
+                metadata=tags,
                 entrypoint_num_cpus=0,
                 **kwargs,
             ),
-            f"submit {workload.name}",
+            f"submit {name}",
         )
 
     def info(self, job_id: str):

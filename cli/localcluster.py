@@ -455,7 +455,8 @@ def target_for(plan: Plan, cluster: str) -> targets.Target:
 
 # --- the commands' work ------------------------------------------------------------------------
 def up(cpus: float = 2, workers: int = 2, subnet: str | None = DEFAULT_SUBNET,
-       netns: bool | None = None, seed: bool = True, progress=print) -> dict:
+       netns: bool | None = None, seed: bool = True, progress=print,
+       mongo_port: int = MONGO_PORT) -> dict:
     """Start (or repair) MongoDB and both clusters; starts nothing that already runs."""
     from ray101 import mongo
 
@@ -474,8 +475,8 @@ def up(cpus: float = 2, workers: int = 2, subnet: str | None = DEFAULT_SUBNET,
         progress(f"network: bridge {plan.bridge} {plan.bridge_ip} on {plan.subnet}")
         setup_network(plan)
     mongo_host = plan.bridge_ip if plan.netns else "127.0.0.1"
-    progress(f"MongoDB: starting on {mongo_host}:{MONGO_PORT}")
-    uri = mongo.ensure_running(host=mongo_host, port=MONGO_PORT)
+    progress(f"MongoDB: starting on {mongo_host}:{mongo_port}")
+    uri = mongo.ensure_running(host=mongo_host, port=mongo_port)
     if seed:
         from ray101_jobs import mflix
 

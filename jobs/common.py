@@ -232,7 +232,8 @@ def main(workload: Workload, run_once: Callable[[dict], Outcome], argv=None) -> 
         result = execute(workload, run_once, args.params, args.repeat)
     except Exception as exc:  # report one clear line after the traceback, then fail the job
         traceback.print_exc()
-        message = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
+        cause = getattr(exc, "cause", None) or exc  # a RayTaskError wraps the task's exception
+        message = f"{type(cause).__name__}: {cause}".strip().splitlines()[0][:500]
         print(ERROR_PREFIX + json.dumps({"workload": workload.name, "error": message}), flush=True)
         sys.exit(1)
     print(RESULT_PREFIX + json.dumps(result, sort_keys=True), flush=True)

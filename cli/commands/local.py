@@ -19,8 +19,10 @@ def register(cli: click.Group) -> None:
                   help="Network for the nodes' namespaces (must clash with no interface).")
     @click.option("--netns/--no-netns", default=None,
                   help="One network namespace per node (default: when root on Linux).")
+    @click.option("--mongo-port", type=click.IntRange(1, 65535), default=27017, show_default=True,
+                  help="Port of the MongoDB server ray101 starts.")
     @click.option("--no-seed", is_flag=True, help="Do not load sample_mflix into MongoDB.")
-    def up_cmd(cpus, workers, subnet, netns, no_seed):
+    def up_cmd(cpus, workers, subnet, netns, mongo_port, no_seed):
         """Start MongoDB and both local clusters; bring back any node that died.
 
         Running it again starts nothing twice. Token auth is on: the token sits in a 0600 file
@@ -31,7 +33,8 @@ def register(cli: click.Group) -> None:
         from ray101 import localcluster
 
         result = localcluster.up(cpus, workers, subnet, netns, seed=not no_seed,
-                                 progress=lambda msg: click.echo(msg, err=True))
+                                 progress=lambda msg: click.echo(msg, err=True),
+                                 mongo_port=mongo_port)
         started = result["started"]
         click.echo(f"started: {', '.join(started)}" if started else "everything was already up")
         click.echo("Next: ray101 compare   |   ray101 dashboard --cluster local-multi   |   "

@@ -137,19 +137,20 @@ def _seed_local(uri: str, movies: int, comments: int, drop: bool, quiet: bool) -
 
 
 def _seed_cluster(cluster: str, movies: int, comments: int, drop: bool) -> dict:
-    # --- hook for the job runner (owned by the lead): seeding runs as a Ray job on the cluster,
-    # --- whose nodes reach MongoDB via RAY101_MONGO_URI. Untested until ray101.jobsapi exists.
-    try:
-        from ray101 import jobsapi
+    # Seeding runs as a Ray job on the cluster, whose nodes reach MongoDB via RAY101_MONGO_URI.
+    from ray101 import store, targets
+    from ray101.jobsapi import JobsAPI
 
-        run_module = jobsapi.run_module
-    except (ImportError, AttributeError):
-        raise Ray101Error(
-            "seeding on a cluster needs ray101.jobsapi.run_module, which this version lacks; "
-            "seed with --uri instead"
-        ) from None
     args = ["--movies", str(movies), "--comments", str(comments)] + (["--drop"] if drop else [])
-    result = run_module(cluster, "ray101_jobs.seed_mflix", args)
+    target = targets.resolve(cluster)
+    with targets.connect(target) as conn:
+        api = JobsAPI(conn)
+        job_id = api.submit_module("seed-mflix", "ray101_jobs.seed_mflix", args, store.new_run_id())
+        click.echo(f"Seeding through job {job_id} on {target.name}", err=True)
+        outcome = api.follow(job_id, timeout=900)
+    if not outcome.succeeded:
+        raise Ray101Error(outcome.error_line())
+    result = outcome.result
     return result if isinstance(result, dict) else {"cluster": cluster, "result": result}
 
 

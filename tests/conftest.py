@@ -1,0 +1,94 @@
+"""Shared fixtures: one pair of real local Ray clusters (and MongoDB) for the whole session.
+
+The clusters run under a private RAY101_HOME, on a subnet (network namespaces, as root) or
+ports that clash with nothing a user runs, so `make test` can run beside `make demo`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+RAY101 = [sys.executable, "-m", "ray101"]
+TEST_MONGO_PORT = 27217
+
+
+def free_subnet(start: int = 199) -> str:
+    """A /24 in 10.x.0.0 that no interface of this machine uses."""
+    try:
+        out = subprocess.run(["ip", "-j", "-4", "addr"], capture_output=True, text=True).stdout
+        used = [
+            ipaddress.ip_network(f"{a['local']}/{a['prefixlen']}", strict=False)
+            for link in json.loads(out or "[]")
+            for a in link.get("addr_info", [])
+        ]
+    except (OSError, ValueError):
+        used = []
+    for second in list(range(start, 255)) + list(range(100, start)):
+        net = ipaddress.ip_network(f"10.{second}.0.0/24")
+        if not any(net.overlaps(u) for u in used):
+            return str(net)
+    raise RuntimeError("no free 10.x.0.0/24 subnet for the test clusters")
+
+
+@dataclass
+class Lab:
+    home: Path
+    env: dict
+
+    def cli(self, *args: str, timeout: float = 600, env: dict | None = None,
+            check: bool = False) -> subprocess.CompletedProcess:
+        """Run the real `ray101` command in a subprocess, as a user would."""
+        proc = subprocess.run(
+            [*RAY101, *args], capture_output=True, text=True, timeout=timeout,
+            env={**self.env, **(env or {})}, stdin=subprocess.DEVNULL, cwd=REPO,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"ray101 {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+            )
+        return proc
+
+    def token(self) -> str:
+        return (self.home / "auth_token").read_text().strip()
+
+
+def _new_home(tag: str) -> Path:
+    # Short: Ray's socket paths live under /tmp/<prefix>, and our state dir stays readable.
+    return Path(tempfile.mkdtemp(prefix=f"r101{tag}-"))
+
+
+def make_lab(tag: str) -> Lab:
+    home = _new_home(tag)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_", "RAY101_"))}
+    env.update({"RAY101_HOME": str(home), "PYTHONUNBUFFERED": "1"})
+    if os.environ.get("RAY101_TOOLS"):
+        env["RAY101_TOOLS"] = os.environ["RAY101_TOOLS"]
+    if os.environ.get("RAY101_MONGO_URI"):
+        env["RAY101_MONGO_URI"] = os.environ["RAY101_MONGO_URI"]
+    return Lab(home=home, env=env)
+
+
+@pytest.fixture(scope="session")
+def lab():
+    """MongoDB + local-single + local-multi, started once with `ray101 local up`."""
+    lab = make_lab("t")
+    try:
+        lab.cli("local", "up", "--subnet", free_subnet(), "--mongo-port", str(TEST_MONGO_PORT),
+                timeout=900, check=True)
+        yield lab
+    finally:
+        down = lab.cli("local", "down", timeout=300)
+        if down.returncode != 0:
+            print(down.stdout, down.stderr, file=sys.stderr)
+        shutil.rmtree(lab.home, ignore_errors=True)

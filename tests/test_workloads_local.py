@@ -1,0 +1,103 @@
+"""Every workload on both local clusters, through `ray101 compare`: outputs, files, agreement."""
+
+import json
+
+import pytest
+
+from ray101_jobs import mflix
+
+PAIRS = [[0, "Learning"], [1, "Ray"], [2, "Learning"], [3, "Ray"], [4, "Learning"], [5, "Ray"]]
+MONGO = ("mongo-sequential", "mongo-parallel", "mongo-partitioned")
+ALL = ("sequential-retrieve", "parallel-retrieve", "task-dependencies", *MONGO, "serve-echo",
+       "actor-counter")
+
+
+@pytest.fixture(scope="module")
+def compared(lab, tmp_path_factory):
+    out = tmp_path_factory.mktemp("compare")
+    proc = lab.cli("compare", "--repeat", "2", "--out", str(out), "--json", timeout=1200)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout), out
+
+
+def runs_of(data, workload):
+    return {r["cluster"]: r for r in data["runs"] if r["workload"] == workload}
+
+
+def test_compare_runs_every_workload_on_both_clusters_and_all_succeed(compared):
+    data, _ = compared
+    assert {(r["workload"], r["cluster"]) for r in data["runs"]} == {
+        (w, c) for w in ALL for c in ("local-single", "local-multi")
+    }
+    assert all(r["status"] == "SUCCEEDED" for r in data["runs"]), [
+        (r["workload"], r["cluster"], r["message"]) for r in data["runs"] if r["status"] != "SUCCEEDED"
+    ]
+    assert data["consistent"] is True
+
+
+@pytest.mark.parametrize("cluster", ["local-single", "local-multi"])
+def test_each_workload_gives_the_tutorial_output(compared, cluster):
+    data, _ = compared
+    out = {w: runs_of(data, w)[cluster]["output"] for w in ALL}
+    assert out["sequential-retrieve"] == PAIRS
+    assert out["parallel-retrieve"] == PAIRS
+    assert out["task-dependencies"] == 20
+    assert out["actor-counter"] == [0, 1, 3, 6, 10]
+    assert out["serve-echo"] == {"answer": "Received data: Hello", "missing_data_status": 400}
+    total = mflix.DEFAULT_MOVIES + mflix.DEFAULT_COMMENTS
+    assert total == 44562
+    for w in MONGO:
+        assert out[w]["count"] == total
+        assert out[w]["movies"] == mflix.DEFAULT_MOVIES
+        assert out[w]["comments"] == mflix.DEFAULT_COMMENTS
+    # the three ways of reading MongoDB agree on the content, not only on the count
+    assert len({out[w]["digest"] for w in MONGO}) == 1
+
+
+def test_each_run_records_cold_and_warm_runtimes_and_the_ideal(compared):
+    data, _ = compared
+    for run in data["runs"]:
+        assert len(run["runtimes_s"]) == 2 and all(t > 0 for t in run["runtimes_s"])
+    single, multi = (runs_of(data, "parallel-retrieve")[c] for c in ("local-single", "local-multi"))
+    # ceil(6 tasks / CPUs) x 1 s: 2 CPUs on one node, 6 CPUs on three nodes
+    assert single["ideal_s"] == 3.0 and multi["ideal_s"] == 1.0
+    assert runs_of(data, "sequential-retrieve")["local-multi"]["ideal_s"] == 6.0
+
+
+def test_multi_node_work_really_spreads_over_nodes(compared):
+    data, _ = compared
+    assert data["clusters"]["local-single"]["nodes"] == 1
+    assert data["clusters"]["local-multi"]["nodes"] >= 3
+    multi = runs_of(data, "parallel-retrieve")["local-multi"]
+    single = runs_of(data, "parallel-retrieve")["local-single"]
+    assert len(multi["node_ips"]) >= 2
+    assert len(single["node_ips"]) == 1
+
+
+def test_compare_writes_json_markdown_and_png(compared):
+    data, out = compared
+    on_disk = json.loads((out / "compare.json").read_text())
+    assert on_disk["consistent"] is True
+    assert set(on_disk["clusters"]["local-multi"]) >= {"nodes", "cpus"}
+    for run in on_disk["runs"]:
+        assert set(run) >= {"workload", "cluster", "job_id", "status", "output", "runtimes_s",
+                            "ideal_s"}
+    md = (out / "compare.md").read_text()
+    assert "| workload | cluster | cold s | warm s |" in md
+    assert all(w in md for w in ALL)
+    assert (out / "compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not list(out.glob(".*.tmp")), "no temp files left behind"
+
+
+def test_jobs_are_tagged_with_workload_and_topology(lab, compared):
+    data, _ = compared
+    proc = lab.cli("jobs", "list", "--cluster", "local-multi", "--json", check=True)
+    jobs = {j["job_id"]: j for j in json.loads(proc.stdout)}
+    for run in data["runs"]:
+        if run["cluster"] != "local-multi":
+            continue
+        meta = jobs[run["job_id"]]["metadata"]
+        assert meta["workload"] == run["workload"]
+        assert meta["topology"] == "multi"
+        assert meta["cluster"] == "local-multi"
+        assert meta["run_id"] == data["run_id"]
