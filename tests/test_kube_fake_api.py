@@ -1,0 +1,442 @@
+"""cli/kube.py (KubeRay clusters as targets) against a FAKE Kubernetes API server.
+
+Every test here talks to tests/fake_kube_api.py, a small HTTP server on 127.0.0.1 serving canned
+RayClusters, pods and Secrets, through the real `kubernetes` client and a real kubeconfig. No
+Kubernetes is involved. The port-forward's websocket stream to a pod cannot be faked this way:
+where a test needs a connected cluster, the pod stream is replaced by a plain TCP connection to a
+FAKE Ray head (an HTTP server answering /api/version, /api/jobs/ and /echo), so that everything
+else — the local listeners, the bridge, the token, the CLI commands — runs for real.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from click.testing import CliRunner
+
+import fake_kube_api as fk
+from ray101 import kube, targets
+from ray101.errors import Ray101Error
+from ray101.main import cli
+
+TOKEN = "tok-4f1d2c9a8b7e6d5c4b3a29181716151413121110"
+
+
+@pytest.fixture
+def fake(tmp_path, monkeypatch):
+    """The fake API server with what `make deploy` leaves, a kubeconfig for it, a fresh home."""
+    api = fk.FakeKubeAPI().start()
+    fk.lab(api, TOKEN)
+    monkeypatch.setenv("KUBECONFIG", str(api.write_kubeconfig(tmp_path / "kubeconfig")))
+    monkeypatch.setenv("RAY101_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("RAY101_NAMESPACE", raising=False)
+    monkeypatch.delenv(kube.READY_TIMEOUT_ENV, raising=False)
+    monkeypatch.setattr(kube, "POLL_S", 0.01)
+    yield api
+    api.stop()
+
+
+class FakeRayHead:
+    """A FAKE Ray head: the few dashboard endpoints the CLI calls; records Authorization."""
+
+    def __init__(self):
+        self.auth_headers: list[str | None] = []
+        head = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                head.auth_headers.append(self.headers.get("Authorization"))
+                url = urlparse(self.path)
+                if url.path == "/api/version":
+                    body = {"version": "4", "ray_version": "2.60.0", "ray_commit": "fake",
+                            "session_name": "fake"}
+                elif url.path == "/api/jobs/":
+                    body = []
+                elif url.path == "/echo":
+                    body = {"echo": parse_qs(url.query).get("data", [""])[0]}
+                else:
+                    self.send_error(404)
+                    return
+                data = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                         daemon=True).start()
+
+    @property
+    def port(self) -> int:
+        return self.server.server_address[1]
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def ray_head(monkeypatch):
+    """Replace the pod's portforward stream by a TCP connection to a fake Ray head."""
+    head = FakeRayHead()
+    opened = []
+
+    def fake_pod_stream(kube_, pod, port):
+        opened.append((pod, port))
+        return socket.create_connection(("127.0.0.1", head.port), timeout=5)
+
+    monkeypatch.setattr(kube, "_PodStream", fake_pod_stream)
+    head.opened = opened
+    yield head
+    head.stop()
+
+
+def invoke(*args: str):
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result, result.output  # stdout and stderr, as a terminal shows them
+
+
+# -- discovery ---------------------------------------------------------------------------------
+def test_discovery_against_fake_api_server_lists_chart_rayclusters(fake):
+    stray = fk.raycluster("other", 1)
+    stray["metadata"]["labels"].pop("app.kubernetes.io/part-of")
+    fake.add(stray)  # not the chart's: ignored
+    found = {t.name: t for t in kube.discover()}
+    assert list(found) == ["k8s-multi", "k8s-single"]
+    multi, single = found["k8s-multi"], found["k8s-single"]
+    assert (multi.kind, multi.topology, multi.nodes, multi.cpus) == ("k8s", "multi", 3, 6.0)
+    assert (single.topology, single.nodes, single.cpus) == ("single", 1, 2.0)
+    assert multi.jobs_url is None and multi.auth == "token"
+    assert multi.token_file == "secret:ray101/ray101-ray-auth"
+    assert multi.extra["state"] == "ready" and multi.extra["ready"] is True
+    assert (multi.extra["desired_workers"], multi.extra["available_workers"],
+            multi.extra["ready_workers"]) == (2, 2, 2)
+    assert multi.extra["raycluster"] == "ray101-multi"
+    assert ("GET", "/apis/ray.io/v1/namespaces/ray101/rayclusters"
+            "?labelSelector=app.kubernetes.io/part-of%3Dray101") in fake.requests
+
+
+def test_discovery_against_fake_api_server_reports_state_of_unready_clusters(fake):
+    fake.add(fk.raycluster("big", 4, status=fk.starting_status(4)))
+    fake.add(fk.raycluster("new", 1, ready=False))
+    found = {t.name: t for t in kube.discover()}
+    assert found["k8s-big"].extra["ready"] is False
+    assert (found["k8s-big"].extra["desired_workers"], found["k8s-big"].extra["available_workers"]) == (4, 0)
+    assert found["k8s-new"].extra["state"] == "(no status)"
+
+
+def test_discovery_against_fake_api_server_counts_cpus_from_limits_without_num_cpus(fake):
+    fake.add(fk.raycluster("auto", 2, cpus=None))  # 500m limits: Ray rounds up to 1 per pod
+    assert kube.find("k8s-auto").cpus == 3.0
+
+
+def test_discovery_against_fake_api_server_uses_namespace_from_env_then_context(fake, tmp_path, monkeypatch):
+    fake.add(fk.raycluster("labns", 0, namespace="lab"))
+    assert "k8s-labns" not in {t.name for t in kube.discover()}  # default namespace ray101
+    monkeypatch.setenv("KUBECONFIG", str(fake.write_kubeconfig(tmp_path / "kc-ns", namespace="lab")))
+    assert [t.name for t in kube.discover()] == ["k8s-labns"]
+    monkeypatch.setenv("RAY101_NAMESPACE", "ray101")
+    assert [t.name for t in kube.discover()] == ["k8s-multi", "k8s-single"]
+
+
+def test_clusters_json_lists_local_and_k8s_clusters_from_fake_api_server(fake, tmp_path):
+    token_file = tmp_path / "local-token"
+    token_file.write_text("local-token-value\n")
+    targets.register(targets.Target(name="local-single", kind="local",
+                                    jobs_url="http://127.0.0.1:9", nodes=1, cpus=2,
+                                    auth="token", token_file=str(token_file)))
+    fake.add(fk.raycluster("big", 4, status=fk.starting_status(4)))
+    result, output = invoke("clusters", "--json")
+    assert result.exit_code == 0, output
+    rows = {r["name"]: r for r in json.loads(result.stdout)}
+    assert list(rows) == ["local-single", "k8s-big", "k8s-multi", "k8s-single"]
+    assert rows["k8s-multi"]["kind"] == "k8s" and rows["k8s-multi"]["state"] == "ready"
+    assert rows["k8s-multi"]["answers"] is True and rows["k8s-big"]["answers"] is False
+    assert rows["k8s-multi"]["token_file"] == "secret:ray101/ray101-ray-auth"
+    assert rows["k8s-multi"]["nodes"] == 3 and rows["k8s-multi"]["cpus"] == 6.0
+    result, table = invoke("clusters")
+    assert result.exit_code == 0 and "k8s-multi" in table
+    assert TOKEN not in output + table
+
+
+def test_clusters_json_without_kube_context_lists_no_k8s_clusters(fake, tmp_path, monkeypatch):
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "nowhere"))
+    result, output = invoke("clusters", "--json")
+    assert result.exit_code == 0, output
+    assert json.loads(result.stdout) == []
+
+
+def test_clusters_json_without_kuberay_crd_on_fake_api_server_lists_no_k8s_clusters(fake):
+    fake.crd_installed = False
+    result, output = invoke("clusters", "--json")
+    assert result.exit_code == 0 and json.loads(result.stdout) == []
+
+
+# -- errors ------------------------------------------------------------------------------------
+def test_unknown_k8s_name_against_fake_api_server_lists_known_ones(fake):
+    with pytest.raises(Ray101Error) as err:
+        targets.resolve("k8s-nope")
+    assert err.value.message == (
+        "unknown cluster 'k8s-nope' (KubeRay clusters in namespace ray101: k8s-multi, k8s-single)"
+    )
+
+
+def test_no_kube_context_error_without_kubeconfig(fake, tmp_path, monkeypatch):
+    missing = tmp_path / "no-such-kubeconfig"
+    monkeypatch.setenv("KUBECONFIG", str(missing))
+    result, output = invoke("jobs", "list", "--cluster", "k8s-multi")
+    assert result.exit_code == 1
+    assert output.strip() == (
+        f"Error: no Kubernetes context: no kubeconfig at {missing}; run `make deploy` or set KUBECONFIG"
+    )
+
+
+def test_no_kube_context_error_when_kubeconfig_has_no_current_context(fake, tmp_path, monkeypatch):
+    path = fake.write_kubeconfig(tmp_path / "kc")
+    path.write_text(path.read_text().replace("current-context: fake-kind", ""))
+    monkeypatch.setenv("KUBECONFIG", str(path))
+    with pytest.raises(Ray101Error) as err:
+        kube.find("k8s-multi")
+    assert err.value.message == (
+        f"no Kubernetes context: the kubeconfig {path} has no current context; "
+        "run `make deploy` or set KUBECONFIG"
+    )
+
+
+def test_unreachable_api_server_error(fake, tmp_path, monkeypatch):
+    fake.stop()
+    with pytest.raises(Ray101Error) as err:
+        kube.find("k8s-multi")
+    assert err.value.message.startswith(f"cannot reach the Kubernetes API server at {fake.url}")
+
+
+def test_no_crd_error_against_fake_api_server(fake):
+    fake.crd_installed = False
+    result, output = invoke("submit", "task-dependencies", "--cluster", "k8s-multi")
+    assert result.exit_code == 1
+    assert output.strip() == (
+        "Error: KubeRay is not installed (no ray.io/v1 RayCluster CRD): run `make operator`"
+    )
+
+
+def test_no_operator_error_when_raycluster_has_no_status_on_fake_api_server(fake, monkeypatch):
+    fake.add(fk.raycluster("orphan", 1, ready=False))
+    monkeypatch.setattr(kube, "NO_STATUS_S", 0.1)
+    with pytest.raises(Ray101Error) as err:
+        kube.wait_ready(kube.client(), kube.find("k8s-orphan"))
+    message = err.value.message
+    assert message.startswith("RayCluster ray101/ray101-orphan has no status after ")
+    assert "the KubeRay operator is not running or does not watch namespace ray101" in message
+    assert "`make operator`" in message
+
+
+def test_not_ready_error_after_timeout_against_fake_api_server(fake, monkeypatch):
+    fake.add(fk.raycluster("slow", 1, status=fk.starting_status(1)))
+    fake.add(fk.pod("ray101-slow-head-aaaaa", "ray101-slow", "head", ready=False))
+    fake.add(fk.pod("ray101-slow-workers-worker-bbbbb", "ray101-slow", "worker", ready=False,
+                    waiting="ImagePullBackOff"))
+    monkeypatch.setenv(kube.READY_TIMEOUT_ENV, "0.3")
+    result, output = invoke("jobs", "list", "--cluster", "k8s-slow")
+    assert result.exit_code == 1
+    line = [ln for ln in output.splitlines() if ln.startswith("Error:")][0]
+    assert line.startswith("Error: cluster k8s-slow (RayCluster ray101/ray101-slow) is not ready after ")
+    assert "state not set, HeadPodReady=False (HeadPodNotFound)" in line
+    assert "RayClusterProvisioned=False (RayClusterPodsProvisioning)" in line
+    assert "0/1 workers ready" in line
+    assert "pod ray101-slow-workers-worker-bbbbb: ImagePullBackOff (ImagePullBackOff for the test)" in line
+    assert "RAY101_K8S_READY_TIMEOUT" in line
+
+
+def test_bad_ready_timeout_env_is_an_error(fake, monkeypatch):
+    monkeypatch.setenv(kube.READY_TIMEOUT_ENV, "soon")
+    with pytest.raises(Ray101Error, match="RAY101_K8S_READY_TIMEOUT must be a number"):
+        kube.ready_timeout()
+
+
+@pytest.mark.parametrize("resource", ["cpu", "memory"])
+def test_pending_pod_error_names_the_resource_against_fake_api_server(fake, monkeypatch, resource):
+    monkeypatch.setattr(kube, "UNSCHEDULABLE_GRACE_S", 0.05)
+    fake.rayclusters[("ray101", "ray101-multi")]["status"] = fk.starting_status(2)
+    worker = f"ray101-multi-workers-worker-{resource}x"
+    fake.add(fk.pod(worker, "ray101-multi", "worker",
+                    unschedulable=f"0/3 nodes are available: 3 Insufficient {resource}."))
+    result, output = invoke("jobs", "list", "--cluster", "k8s-multi")
+    assert result.exit_code == 1
+    assert output.strip().splitlines()[-1] == (
+        f"Error: pod {worker} is Pending: not enough {resource} on any node "
+        f"(0/3 nodes are available: 3 Insufficient {resource}); lower clusters.multi.workerReplicas "
+        f"or clusterDefaults.worker.resources.requests.{resource} in the chart values, or give the "
+        f"nodes more {resource}"
+    )
+
+
+def test_pending_head_pod_error_names_head_resources():
+    pod = fk.pod("ray101-single-head-zzz", "ray101-single", "head",
+                 unschedulable="0/3 nodes are available: 1 Insufficient cpu, 3 Insufficient memory.")
+    message = kube.explain_unschedulable(pod, kube.unschedulable(pod), "single")
+    assert message == (
+        "pod ray101-single-head-zzz is Pending: not enough cpu and memory on any node (0/3 nodes "
+        "are available: 1 Insufficient cpu, 3 Insufficient memory); lower "
+        "clusterDefaults.head.resources.requests.cpu or clusterDefaults.head.resources.requests.memory"
+        " in the chart values, or give the nodes more cpu and memory"
+    )
+
+
+def test_suspended_cluster_is_an_error_against_fake_api_server(fake):
+    rc = fk.raycluster("paused", 1, status={"state": "suspended"})
+    rc["spec"]["suspend"] = True
+    fake.add(rc)
+    with pytest.raises(Ray101Error, match=r"cluster k8s-paused \(RayCluster ray101/ray101-paused\) is suspended"):
+        kube.wait_ready(kube.client(), kube.find("k8s-paused"))
+
+
+# -- readiness ---------------------------------------------------------------------------------
+def test_wait_ready_against_fake_api_server_returns_once_cluster_becomes_ready(fake):
+    fake.rayclusters[("ray101", "ray101-multi")]["status"] = fk.starting_status(2)
+    head = fake.pods[("ray101", "ray101-multi-head-x7k2p")]
+    head["status"]["conditions"][1]["status"] = "False"
+    polls = []
+
+    def evolve(api, method, path):
+        if path.endswith("/rayclusters/ray101-multi"):
+            polls.append(time.monotonic())
+            if len(polls) == 4:  # the operator catches up on the 4th poll
+                api.rayclusters[("ray101", "ray101-multi")]["status"] = fk.ready_status(2)
+                head["status"]["conditions"][1]["status"] = "True"
+
+    fake.on_request = evolve
+    target = kube.find("k8s-multi")
+    assert target.extra["ready"] is False
+    pod = kube.wait_ready(kube.client(), target, timeout=10)
+    assert pod["metadata"]["name"] == "ray101-multi-head-x7k2p"
+    assert len(polls) == 4
+
+
+# -- the token, the connection, the runtime_env ------------------------------------------------
+def test_token_from_secret_on_fake_api_server_is_decoded(fake):
+    assert kube.read_token(kube.client(), "ray101-ray-auth", "k8s-multi") == TOKEN
+
+
+def test_token_errors_never_show_the_token(fake):
+    fake.secrets[("ray101", "ray101-ray-auth")]["data"] = {"other": "eA=="}
+    with pytest.raises(Ray101Error) as err:
+        kube.read_token(kube.client(), "ray101-ray-auth", "k8s-multi")
+    assert err.value.message == "Secret ray101/ray101-ray-auth has no key auth_token (KubeRay reads the token from it)"
+    with pytest.raises(Ray101Error, match="no Secret ray101/gone"):
+        kube.read_token(kube.client(), "gone", "k8s-multi")
+
+
+def test_cli_commands_on_k8s_cluster_of_fake_api_server_send_the_token_and_never_print_it(fake, ray_head):
+    outputs = []
+    for args in (["dashboard", "--cluster", "k8s-multi", "--json"],
+                 ["jobs", "list", "--cluster", "k8s-multi", "--json"],
+                 ["serve", "call", "--cluster", "k8s-multi", "--data", "Hello"],
+                 ["clusters"], ["clusters", "--json"]):
+        result, output = invoke(*args)
+        assert result.exit_code == 0, output
+        outputs.append(output)
+    info = json.loads(outputs[0])
+    assert info["token_file"] == "secret:ray101/ray101-ray-auth"
+    assert info["dashboard"].startswith("http://127.0.0.1:")
+    assert json.loads(outputs[1]) == []
+    assert json.loads(outputs[2]) == {"echo": "Hello"}
+    assert ray_head.auth_headers and set(ray_head.auth_headers[:2]) == {f"Bearer {TOKEN}"}
+    assert {pod for pod, _ in ray_head.opened} == {"ray101-multi-head-x7k2p"}
+    assert {port for _, port in ray_head.opened} == {8265, 8000}
+    assert all(TOKEN not in o for o in outputs)
+
+
+def test_connect_to_fake_api_server_cluster_ships_jobs_package_unless_in_image(fake, ray_head):
+    import pymongo
+
+    target = targets.resolve("k8s-multi")
+    with targets.connect(target) as conn:
+        assert conn.via == "port-forward to pod ray101/ray101-multi-head-x7k2p"
+        assert conn.serve_url.endswith("/echo")
+        env = conn.target.runtime_env
+    (module,) = env["py_modules"]
+    assert Path(module).name == "ray101_jobs"
+    assert (Path(module) / "registry.py").is_file() and (Path(module) / "__init__.py").is_file()
+    assert not list(Path(module).rglob("__pycache__"))
+    assert env["pip"] == [f"pymongo=={pymongo.__version__}"]
+    assert TOKEN not in json.dumps(env)
+
+    fake.add(fk.raycluster("baked", 1, jobs_in_image=True))
+    fake.add(fk.pod("ray101-baked-head-q", "ray101-baked", "head"))
+    fake.add(fk.pod("ray101-baked-workers-worker-r", "ray101-baked", "worker"))
+    baked = targets.resolve("k8s-baked")
+    with targets.connect(baked) as conn:
+        assert conn.target.runtime_env is None
+
+
+def test_forward_closes_its_listeners_when_connect_exits(fake, ray_head):
+    with targets.connect(targets.resolve("k8s-single")) as conn:
+        port = int(conn.jobs_url.rsplit(":", 1)[1])
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    time.sleep(0.3)
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=2)
+
+
+def test_dropped_forward_on_fake_api_server_cluster_is_named_in_the_jobs_api_error(fake, monkeypatch):
+    def pod_gone(kube_, pod, port):
+        raise kube_error("(404) Reason: pods \"ray101-multi-head-x7k2p\" not found")
+
+    def kube_error(text):
+        return RuntimeError(text)
+
+    monkeypatch.setattr(kube, "_PodStream", pod_gone)
+    result, output = invoke("jobs", "list", "--cluster", "k8s-multi")
+    assert result.exit_code == 1
+    line = output.strip().splitlines()[-1]
+    assert line.startswith("Error: cannot reach the Jobs API at http://127.0.0.1:")
+    assert "the port-forward to pod ray101/ray101-multi-head-x7k2p failed: cannot open a stream to port 8265" in line
+    assert TOKEN not in output
+
+
+# -- chaos ---------------------------------------------------------------------------------------
+def test_kill_worker_on_fake_api_server_deletes_the_named_worker(fake):
+    target = kube.find("k8s-multi")
+    assert kube.kill_worker(target, "ray101-multi-workers-worker-4q9tz") == "ray101-multi-workers-worker-4q9tz"
+    assert ("DELETE", "/api/v1/namespaces/ray101/pods/ray101-multi-workers-worker-4q9tz") in fake.requests
+    assert ("ray101", "ray101-multi-workers-worker-4q9tz") not in fake.pods
+
+
+def test_kill_worker_on_fake_api_server_picks_a_worker_when_none_is_named(fake):
+    killed = kube.kill_worker(kube.find("k8s-multi"))
+    assert killed in {"ray101-multi-workers-worker-4q9tz", "ray101-multi-workers-worker-v8wzc"}
+    assert ("ray101", killed) not in fake.pods
+    assert ("ray101", "ray101-multi-head-x7k2p") in fake.pods
+
+
+def test_kill_worker_on_fake_api_server_refuses_the_head(fake):
+    with pytest.raises(Ray101Error) as err:
+        kube.kill_worker(kube.find("k8s-multi"), "ray101-multi-head-x7k2p")
+    assert err.value.message == (
+        "pod ray101-multi-head-x7k2p is the head of RayCluster ray101/ray101-multi: "
+        "only worker pods can be killed"
+    )
+    assert not [r for r in fake.requests if r[0] == "DELETE"]
+
+
+def test_kill_worker_on_fake_api_server_refuses_pods_of_other_clusters(fake):
+    with pytest.raises(Ray101Error, match="pod ray101-single-head-9dlnm is not part of RayCluster ray101/ray101-multi"):
+        kube.kill_worker(kube.find("k8s-multi"), "ray101-single-head-9dlnm")
+    with pytest.raises(Ray101Error, match="RayCluster ray101/ray101-single has no worker pod to kill"):
+        kube.kill_worker(kube.find("k8s-single"))
+    assert not [r for r in fake.requests if r[0] == "DELETE"]
