@@ -10,17 +10,25 @@ from fixtures the tests put in it:
 - GET    /api/v1/namespaces/{ns}/secrets/{name}
 - GET    /api/v1/namespaces/{ns}/pods[?labelSelector=...]
 - DELETE /api/v1/namespaces/{ns}/pods/{name}
+- GET    /api/v1/namespaces/{ns}/pods/{name}/portforward?ports=N with a websocket upgrade: the
+         v4.channel.k8s.io port-forward protocol (one port per websocket, as the Python client
+         opens them), bridged to a local TCP port the test names in ``forward_to``; a port with
+         no target gets "connection refused" on the error channel, as from a pod.
 
-No websockets: the port-forward (pods/{name}/portforward) is not served. Label selectors are
-equality-only (``a=b,c=d``), which is all ray101 sends. Every request is recorded in ``requests``.
+Label selectors are equality-only (``a=b,c=d``), which is all ray101 sends. Every request is
+recorded in ``requests``.
 """
 
 from __future__ import annotations
 
 import base64
 import copy
+import hashlib
 import json
 import re
+import select
+import socket
+import struct
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -50,6 +58,8 @@ class FakeKubeAPI:
         self.pods: dict[tuple[str, str], dict] = {}
         self.secrets: dict[tuple[str, str], dict] = {}
         self.crd_installed = True
+        # (namespace, pod) -> {pod port: local TCP port}: where the port-forward streams go.
+        self.forward_to: dict[tuple[str, str], dict[int, int]] = {}
         self.requests: list[tuple[str, str]] = []
         self.on_request: Callable[["FakeKubeAPI", str, str], None] | None = None
         self.lock = threading.RLock()
@@ -129,6 +139,7 @@ class FakeKubeAPI:
         query = parse_qs(parsed.query)
         selector = (query.get("labelSelector") or [None])[0]
         path = parsed.path
+        stream = None
         with self.lock:
             self.requests.append((method, handler.path))
             if self.on_request:
@@ -144,6 +155,13 @@ class FakeKubeAPI:
             if m and method == "GET":
                 return self._collection(handler, self.secrets, "SecretList", "v1",
                                         m.group(1), m.group(2), None, "secrets")
+            m = re.fullmatch(r"/api/v1/namespaces/([^/]+)/pods/([^/]+)/portforward", path)
+            if m and method == "GET":
+                if (m.group(1), m.group(2)) not in self.pods:
+                    return self._not_found(handler, "pods", m.group(2))
+                port = int((query.get("ports") or ["0"])[0])
+                stream = (port, self.forward_to.get((m.group(1), m.group(2)), {}).get(port),
+                          m.group(2))
             m = re.fullmatch(r"/api/v1/namespaces/([^/]+)/pods(?:/([^/]+))?", path)
             if m and method == "GET":
                 return self._collection(handler, self.pods, "PodList", "v1", m.group(1),
@@ -153,6 +171,8 @@ class FakeKubeAPI:
                 if pod is None:
                     return self._not_found(handler, "pods", m.group(2))
                 return self._send(handler, 200, pod)
+        if stream:  # long-lived: served without holding the lock
+            return _serve_portforward(handler, *stream)
         self._send(handler, 404, b"404 page not found\n", "text/plain")
 
     def _collection(self, handler, table, list_kind, api_version, ns, name, selector, kind):
@@ -165,6 +185,90 @@ class FakeKubeAPI:
                  if n == ns and _matches(o["metadata"].get("labels") or {}, selector)]
         self._send(handler, 200, {"apiVersion": api_version, "kind": list_kind,
                                   "metadata": {"resourceVersion": "1"}, "items": items})
+
+
+# -- the port-forward websocket (RFC 6455 framing, Kubernetes v4 channels) ----------------------
+_WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+
+def _recv_exact(sock: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            raise ConnectionError("websocket closed")
+        data += chunk
+    return data
+
+
+def _read_frame(sock: socket.socket) -> tuple[int, bytes]:
+    """One client frame: (opcode, unmasked payload). Clients always mask."""
+    b0, b1 = _recv_exact(sock, 2)
+    size = b1 & 0x7F
+    if size == 126:
+        size = struct.unpack("!H", _recv_exact(sock, 2))[0]
+    elif size == 127:
+        size = struct.unpack("!Q", _recv_exact(sock, 8))[0]
+    mask = _recv_exact(sock, 4) if b1 & 0x80 else b"\0\0\0\0"
+    payload = _recv_exact(sock, size)
+    return b0 & 0x0F, bytes(c ^ mask[i % 4] for i, c in enumerate(payload))
+
+
+def _frame(payload: bytes, opcode: int = 0x2) -> bytes:
+    """One server frame (unmasked, final)."""
+    size = len(payload)
+    if size < 126:
+        header = struct.pack("!BB", 0x80 | opcode, size)
+    elif size < 1 << 16:
+        header = struct.pack("!BBH", 0x80 | opcode, 126, size)
+    else:
+        header = struct.pack("!BBQ", 0x80 | opcode, 127, size)
+    return header + payload
+
+
+def _serve_portforward(handler, port: int, target: int | None, pod: str) -> None:
+    """Upgrade to a websocket and bridge channel 0 to ``target`` (a local TCP port)."""
+    key = handler.headers.get("Sec-WebSocket-Key", "")
+    accept = base64.b64encode(hashlib.sha1((key + _WS_GUID).encode()).digest()).decode()
+    handler.close_connection = True
+    handler.send_response(101, "Switching Protocols")
+    handler.send_header("Upgrade", "websocket")
+    handler.send_header("Connection", "Upgrade")
+    handler.send_header("Sec-WebSocket-Accept", accept)
+    handler.send_header("Sec-WebSocket-Protocol", "v4.channel.k8s.io")
+    handler.end_headers()
+    handler.wfile.flush()
+    ws = handler.connection
+    port_bytes = struct.pack("<H", port)
+    ws.sendall(_frame(b"\0" + port_bytes) + _frame(b"\1" + port_bytes))
+    try:
+        backend = socket.create_connection(("127.0.0.1", target), timeout=5) if target else None
+    except OSError:
+        backend = None
+    if backend is None:
+        ws.sendall(_frame(b"\1" + f"error forwarding port {port} to pod {pod}: dial tcp4 "
+                                   f"127.0.0.1:{port}: connect: connection refused".encode()))
+        ws.sendall(_frame(b"", 0x8))
+        return
+    try:
+        while True:
+            readable, _, _ = select.select([ws, backend], [], [], 5)
+            if ws in readable:
+                opcode, payload = _read_frame(ws)
+                if opcode == 0x8:
+                    break
+                if opcode == 0x2 and payload[:1] == b"\0" and len(payload) > 1:
+                    backend.sendall(payload[1:])
+            if backend in readable:
+                data = backend.recv(65536)
+                if not data:
+                    break
+                ws.sendall(_frame(b"\0" + data))
+        ws.sendall(_frame(b"", 0x8))
+    except (ConnectionError, OSError):
+        pass
+    finally:
+        backend.close()
 
 
 # -- fixture builders, shaped like what helm/ray101 and KubeRay 1.7 make ------------------------

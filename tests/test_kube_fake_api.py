@@ -2,10 +2,10 @@
 
 Every test here talks to tests/fake_kube_api.py, a small HTTP server on 127.0.0.1 serving canned
 RayClusters, pods and Secrets, through the real `kubernetes` client and a real kubeconfig. No
-Kubernetes is involved. The port-forward's websocket stream to a pod cannot be faked this way:
-where a test needs a connected cluster, the pod stream is replaced by a plain TCP connection to a
-FAKE Ray head (an HTTP server answering /api/version, /api/jobs/ and /echo), so that everything
-else — the local listeners, the bridge, the token, the CLI commands — runs for real.
+Kubernetes is involved. The fake also speaks the websocket port-forward protocol
+(v4.channel.k8s.io) and bridges a head pod's ports to a FAKE Ray head here (an HTTP server
+answering /api/version, /api/jobs/ and /echo), so `connect()` and the CLI commands run through the
+real `kubernetes.stream.portforward` code.
 """
 
 from __future__ import annotations
@@ -91,19 +91,19 @@ class FakeRayHead:
 
 
 @pytest.fixture
-def ray_head(monkeypatch):
-    """Replace the pod's portforward stream by a TCP connection to a fake Ray head."""
+def ray_head(fake):
+    """A fake Ray head that the fake API server's port-forward streams of every head pod reach."""
     head = FakeRayHead()
-    opened = []
-
-    def fake_pod_stream(kube_, pod, port):
-        opened.append((pod, port))
-        return socket.create_connection(("127.0.0.1", head.port), timeout=5)
-
-    monkeypatch.setattr(kube, "_PodStream", fake_pod_stream)
-    head.opened = opened
+    for (ns, name), pod in fake.pods.items():
+        if pod["metadata"]["labels"]["ray.io/node-type"] == "head":
+            fake.forward_to[(ns, name)] = {8265: head.port, 8000: head.port}
     yield head
     head.stop()
+
+
+def forwarded(fake) -> list[str]:
+    """Paths of the port-forward streams the CLI opened on the fake API server."""
+    return [path for method, path in fake.requests if "/portforward" in path]
 
 
 def invoke(*args: str):
@@ -356,8 +356,10 @@ def test_cli_commands_on_k8s_cluster_of_fake_api_server_send_the_token_and_never
     assert json.loads(outputs[1]) == []
     assert json.loads(outputs[2]) == {"echo": "Hello"}
     assert ray_head.auth_headers and set(ray_head.auth_headers[:2]) == {f"Bearer {TOKEN}"}
-    assert {pod for pod, _ in ray_head.opened} == {"ray101-multi-head-x7k2p"}
-    assert {port for _, port in ray_head.opened} == {8265, 8000}
+    streams = forwarded(fake)
+    assert {p.split("?")[0] for p in streams} == {
+        "/api/v1/namespaces/ray101/pods/ray101-multi-head-x7k2p/portforward"}
+    assert {p.split("ports=")[1] for p in streams} == {"8265", "8000"}
     assert all(TOKEN not in o for o in outputs)
 
 
@@ -393,14 +395,24 @@ def test_forward_closes_its_listeners_when_connect_exits(fake, ray_head):
         socket.create_connection(("127.0.0.1", port), timeout=2)
 
 
-def test_dropped_forward_on_fake_api_server_cluster_is_named_in_the_jobs_api_error(fake, monkeypatch):
-    def pod_gone(kube_, pod, port):
-        raise kube_error("(404) Reason: pods \"ray101-multi-head-x7k2p\" not found")
+def test_refused_forward_on_fake_api_server_cluster_is_named_in_the_jobs_api_error(fake):
+    # No fake Ray head behind the pod: its port answers "connection refused" on the error channel.
+    result, output = invoke("jobs", "list", "--cluster", "k8s-multi")
+    assert result.exit_code == 1
+    line = output.strip().splitlines()[-1]
+    assert line.startswith("Error: cannot reach the Jobs API at http://127.0.0.1:")
+    assert ("the port-forward to pod ray101/ray101-multi-head-x7k2p failed: error forwarding port "
+            "8265 to pod ray101-multi-head-x7k2p: dial tcp4 127.0.0.1:8265: connect: connection "
+            "refused") in line
+    assert TOKEN not in output
 
-    def kube_error(text):
-        return RuntimeError(text)
 
-    monkeypatch.setattr(kube, "_PodStream", pod_gone)
+def test_dropped_forward_on_fake_api_server_cluster_is_named_in_the_jobs_api_error(fake, ray_head):
+    def head_pod_goes_away(api, method, path):
+        if path.endswith("/portforward"):
+            api.pods.pop(("ray101", "ray101-multi-head-x7k2p"), None)
+
+    fake.on_request = head_pod_goes_away
     result, output = invoke("jobs", "list", "--cluster", "k8s-multi")
     assert result.exit_code == 1
     line = output.strip().splitlines()[-1]
