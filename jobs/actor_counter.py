@@ -14,9 +14,11 @@ WORKLOAD = Workload(
     name="actor-counter",
     module="ray101_jobs.actor_counter",
     summary="A Counter actor incremented by 0..4; returns the running totals.",
+    retries="at-most-once: the actor never restarts; the job fails if its node dies",
     params=(
         Param("count", int, 5, "increments (by 0, 1, ..., count-1)", minimum=1, maximum=100000),
         Param("seconds", float, 0.0, "pause inside each increment", minimum=0, maximum=60),
+        Param("node", str, "", "IP of the Ray node to place the counter on (default: any)"),
     ),
     ideal=lambda p, cpus: p["count"] * p["seconds"] or None,  # calls on one actor are serial
 )
@@ -39,8 +41,20 @@ class Counter:
         return ray.util.get_node_ip_address()
 
 
+def placement(ip: str) -> dict:
+    """Options that pin the counter to the alive node with ``ip`` (to see it lose its node)."""
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+    alive = {n["NodeManagerAddress"]: n["NodeID"] for n in ray.nodes() if n.get("Alive")}
+    if ip not in alive:
+        raise ValueError(f"no alive Ray node has IP {ip} (alive: {', '.join(sorted(alive))})")
+    return {"scheduling_strategy": NodeAffinitySchedulingStrategy(alive[ip], soft=False)}
+
+
 def run_once(params: dict) -> Outcome:
-    counter = Counter.remote()  # a fresh counter each repetition: same totals every time
+    options = placement(params["node"]) if params["node"] else {}
+    # A fresh counter each repetition: same totals every time.
+    counter = Counter.options(**options).remote()
     try:
         totals = ray.get([counter.increment.remote(i, params["seconds"]) for i in range(params["count"])])
     except ray.exceptions.RayActorError as exc:

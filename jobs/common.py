@@ -79,6 +79,7 @@ class Workload:
     # ideal(params, cpus) -> seconds the workload would take with perfect parallelism, or None
     ideal: Callable[[dict, float], float | None] = lambda params, cpus: None
     uses_mongo: bool = False
+    retries: str = ""  # what survives a lost node: the retry policy, in one line
 
     def defaults(self) -> dict:
         return {p.name: p.default for p in self.params}

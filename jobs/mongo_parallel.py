@@ -24,6 +24,7 @@ WORKLOAD = Workload(
     name="mongo-parallel",
     module="ray101_jobs.mongo_parallel",
     summary="Aggregate movies and comments at once through two Aggregator actors.",
+    retries="actors restart once, calls retried once (idempotent reads)",
     params=MONGO_PARAMS,
     uses_mongo=True,
 )

@@ -37,6 +37,7 @@ WORKLOAD = Workload(
     name="mongo-partitioned",
     module="ray101_jobs.mongo_partitioned",
     summary="K warm actors each aggregate one _id range of both collections; compact results.",
+    retries="actors restart twice, calls retried twice (idempotent reads)",
     params=MONGO_PARAMS
     + (Param("actors", int, 2, "actors in the pool, one _id range each", minimum=1, maximum=64),),
     uses_mongo=True,

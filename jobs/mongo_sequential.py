@@ -34,6 +34,7 @@ WORKLOAD = Workload(
     name="mongo-sequential",
     module="ray101_jobs.mongo_sequential",
     summary="Aggregate movies, then comments, one after the other in the driver.",
+    retries="none: reads in the driver; fails fast, naming the host, when MongoDB is down",
     params=MONGO_PARAMS,
     uses_mongo=True,
 )

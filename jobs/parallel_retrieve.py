@@ -16,6 +16,7 @@ WORKLOAD = Workload(
     name="parallel-retrieve",
     module="ray101_jobs.parallel_retrieve",
     summary="Retrieve every item as a Ray task, all at once.",
+    retries="tasks retried up to 3 times when their node dies (max_retries=3)",
     params=(
         Param("items", int, 6, "items in the database", minimum=1, maximum=1000),
         Param("seconds", float, 1.0, "time to retrieve one item", minimum=0, maximum=60),

@@ -11,6 +11,7 @@ WORKLOAD = Workload(
     name="sequential-retrieve",
     module="ray101_jobs.sequential_retrieve",
     summary="Retrieve every item in a plain loop inside the job (the baseline).",
+    retries="none needed: runs in the driver, on the head",
     params=(
         Param("items", int, 6, "items in the database", minimum=1, maximum=1000),
         Param("seconds", float, 1.0, "time to retrieve one item", minimum=0, maximum=60),

@@ -22,6 +22,7 @@ WORKLOAD = Workload(
     name="serve-echo",
     module="ray101_jobs.serve_echo",
     summary="Deploy an echo service on Ray Serve at /echo and call it with data=Hello.",
+    retries="Serve replaces a lost replica; requests go through the head's proxy",
     params=(
         Param("data", str, "Hello", "what to send as ?data="),
         Param("calls", int, 100, "requests to time", minimum=1, maximum=100000),

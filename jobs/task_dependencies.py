@@ -15,6 +15,7 @@ WORKLOAD = Workload(
     name="task-dependencies",
     module="ray101_jobs.task_dependencies",
     summary="Five process tasks (doubling 0..4) whose results feed one aggregate task.",
+    retries="tasks retried up to 3 times when their node dies (max_retries=3)",
     params=(
         Param("tasks", int, 5, "process tasks", minimum=1, maximum=1000),
         Param("seconds", float, 1.0, "time one process task takes", minimum=0, maximum=60),

@@ -22,6 +22,7 @@ def register(cli: click.Group) -> None:
                 "name": wl.name,
                 "summary": wl.summary,
                 "uses_mongo": wl.uses_mongo,
+                "retries": wl.retries,
                 "params": {p.name: {"default": p.default, "help": p.help} for p in wl.params},
             }
             for wl in workloads().values()
@@ -29,8 +30,8 @@ def register(cli: click.Group) -> None:
         if as_json:
             print_json(rows)
             return
-        table = Table("workload", "what it does", "parameters (default)")
+        table = Table("workload", "what it does", "parameters (default)", "if a node dies")
         for row in rows:
             params = ", ".join(f"{k}={v['default']}" for k, v in row["params"].items())
-            table.add_row(row["name"], row["summary"], params or "—")
+            table.add_row(row["name"], row["summary"], params or "—", row["retries"] or "—")
         console().print(table)
