@@ -117,8 +117,10 @@ def make_plan(cpus: float = 2, workers: int = 2, subnet: str | None = DEFAULT_SU
             cluster=cluster, name=f"{cluster}-{'head' if role == 'head' else f'w{k}'}", role=role,
             ip="127.0.0.1", netns=None, veth=None, gcs_port=GCS_PORT + c,
             dashboard_port=DASHBOARD_PORT + c, serve_port=SERVE_PORT + c,
+            # Fixed defaults that two nodes on one host would both claim; the client server
+            # port must also stay out of the worker port range (10002-19999).
             extra_ports={"dashboard-agent-listen-port": 52365 + 10 * index,
-                         "ray-client-server-port": 10001 + c},
+                         "ray-client-server-port": 10001 if c == 0 else 20001},
         ))
     return Plan(prefix, False, None, None, None, cpus, workers, object_store_mb, nodes)
 
@@ -474,7 +476,10 @@ def up(cpus: float = 2, workers: int = 2, subnet: str | None = DEFAULT_SUBNET,
                 f"(netns={old.netns}, subnet={old.subnet}, cpus={old.cpus:g}, "
                 f"workers={old.workers}); run `ray101 local down` first"
             )
-        plan = old
+        running = {n.name: n for n in old.nodes}
+        for node in plan.nodes:  # keep what runs; nodes to (re)start get today's settings
+            if node.name in running:
+                node.pid, node.log = running[node.name].pid, running[node.name].log
     if plan.netns:
         progress(f"network: bridge {plan.bridge} {plan.bridge_ip} on {plan.subnet}")
         setup_network(plan)

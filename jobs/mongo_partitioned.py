@@ -49,7 +49,11 @@ class RangeReader:
     def __init__(self, timeout_ms: int):
         self.client = mongo_client(mongo_uri(), timeout_ms)
 
+    def bounds(self, database: str, collection: str) -> tuple:
+        return id_bounds(self.client, database, collection)
+
     def read(self, database: str, collection: str, lo, hi):
+        """Count and digest the documents with lo <= _id < hi (None: unbounded)."""
         match = {}
         if lo is not None:
             match["$gte"] = lo
@@ -60,21 +64,24 @@ class RangeReader:
         return count, digest, ray.util.get_node_ip_address()
 
 
-def split_points(client, database: str, collection: str, parts: int) -> list:
-    """K+1 bounds (None = open end) cutting the ``_id`` range into K equal-width ranges.
-
-    Two index-backed queries (the smallest and largest ``_id``) instead of K-1 skips; the
-    ranges hold about equal counts when ids are spread evenly, as ObjectIds made in a steady
-    stream (and the generated sample_mflix) are. Types other than ObjectId and int: one range.
-    """
+def id_bounds(client, database: str, collection: str) -> tuple:
+    """The smallest and largest ``_id`` (index reads on MongoDB; a sort on FerretDB)."""
     coll = client[database][collection]
     first = list(coll.find({}, {"_id": 1}).sort("_id", 1).limit(1))
     last = list(coll.find({}, {"_id": 1}).sort("_id", -1).limit(1))
-    if not first or parts == 1:
+    return (first[0]["_id"], last[0]["_id"]) if first and last else (None, None)
+
+
+def split_points(lo, hi, parts: int) -> list:
+    """K+1 bounds (None = open end) cutting [lo, hi] into K equal-width ``_id`` ranges.
+
+    The outer ranges are open, so every document lands in exactly one range whatever the
+    bounds: they only decide the balance. Ranges hold about equal counts when ids are spread
+    evenly, as ObjectIds made in a steady stream (and the generated sample_mflix) are.
+    """
+    if lo is None or parts == 1:
         return [None, None]
-    lo, hi = first[0]["_id"], last[0]["_id"]
-    inner = _interpolate(lo, hi, parts)
-    return [None, *inner, None]
+    return [None, *_interpolate(lo, hi, parts), None]
 
 
 def _interpolate(lo, hi, parts: int) -> list:
@@ -109,15 +116,20 @@ def run_once(params: dict) -> Outcome:
     client = mongo_client(uri, params["timeout_ms"])
     try:
         check_reachable(client, uri)
-        ranges = []
-        for name in COLLECTIONS:
-            key = (db, name, params["actors"])
-            if key not in _bounds:
-                _bounds[key] = split_points(client, db, name, params["actors"])
-            ranges += [(name, lo, hi) for lo, hi in _pairs(_bounds[key])]
     finally:
         client.close()
     readers = pool(params["actors"], params["timeout_ms"])
+    missing = [name for name in COLLECTIONS if (db, name, params["actors"]) not in _bounds]
+    # Plan the ranges on the actors, one collection each, at the same time.
+    found = ray.get([readers[i % len(readers)].bounds.remote(db, name)
+                     for i, name in enumerate(missing)])
+    for name, (lo, hi) in zip(missing, found):
+        _bounds[(db, name, params["actors"])] = split_points(lo, hi, params["actors"])
+    ranges = [
+        (name, lo, hi)
+        for name in COLLECTIONS
+        for lo, hi in _pairs(_bounds[(db, name, params["actors"])])
+    ]
     futures = [
         (name, readers[i % len(readers)].read.remote(db, name, lo, hi))
         for i, (name, lo, hi) in enumerate(ranges)
