@@ -42,6 +42,8 @@ def register(cli: click.Group) -> None:
         from ray101.errors import Ray101Error
 
         runner.check_repeat(repeat)
+        if timeout <= 0:
+            raise Ray101Error(f"--timeout must be > 0, not {timeout:g}")
         cluster_names = _split(clusters)
         if not cluster_names:
             raise Ray101Error("--clusters names no cluster")
