@@ -42,6 +42,10 @@ Usage: include "ray101.ray.containerCommon" (dict "ctx" $ "mongoSecret" $name "r
 env:
   - name: RAY101_SERVE_PORT
     value: {{ $defaults.headPorts.serve | quote }}
+  # Raylets share free resources every 10 ms instead of 100 ms, so tasks spilled to other
+  # nodes start at once (docs/performance.md).
+  - name: RAY_raylet_report_resources_period_milliseconds
+    value: "10"
   {{- if .mongoSecret }}
   # The URI carries a password: it comes from the Secret, never from values.
   - name: RAY101_MONGO_URI
