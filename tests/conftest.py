@@ -21,6 +21,7 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 RAY101 = [sys.executable, "-m", "ray101"]
 TEST_MONGO_PORT = 27217
+TRANSCRIPT = "transcript.log"  # every line the CLI printed in this lab
 
 
 def free_subnet(start: int = 199) -> str:
@@ -53,11 +54,17 @@ class Lab:
             [*RAY101, *args], capture_output=True, text=True, timeout=timeout,
             env={**self.env, **(env or {})}, stdin=subprocess.DEVNULL, cwd=REPO,
         )
+        self.record(args, proc.stdout, proc.stderr)
         if check and proc.returncode != 0:
             raise AssertionError(
                 f"ray101 {' '.join(args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
             )
         return proc
+
+    def record(self, args, stdout: str | None, stderr: str | None) -> None:
+        """Append what a CLI call printed to the lab's transcript (searched for leaked secrets)."""
+        with open(self.home / TRANSCRIPT, "a") as fh:
+            fh.write(f"$ ray101 {' '.join(map(str, args))}\n{stdout or ''}{stderr or ''}\n")
 
     def token(self) -> str:
         return (self.home / "auth_token").read_text().strip()
