@@ -101,6 +101,15 @@ def _first_line(exc: BaseException) -> str:
     return (text.splitlines()[0] if text else type(exc).__name__)[:300]
 
 
+def _stream_error(exc: BaseException) -> str:
+    """Why a portforward stream did not open (the client wraps websocket errors as status 0)."""
+    reason = getattr(exc, "reason", None)
+    if getattr(exc, "status", None) == 0 and reason:
+        text = str(reason).split(" -+-+- ")[0]  # websocket-client appends headers and body
+        return _first_line(RuntimeError(text))
+    return _first_line(exc)
+
+
 def _api_message(exc) -> str:
     import json
 
@@ -597,7 +606,7 @@ class Forwarder:
         try:
             remote = self.open_remote(port)
         except Exception as exc:  # the pod is gone, the API server unreachable, ...
-            self.error = f"cannot open a stream to port {port}: {_first_line(exc)}"
+            self.error = f"cannot open a stream to port {port}: {_stream_error(exc)}"
             conn.close()
             return
         try:
@@ -620,21 +629,31 @@ class Forwarder:
 
 
 def bridge(local, remote, stop: threading.Event | None = None) -> bool:
-    """Copy bytes both ways until either side closes. True if ``remote`` sent anything."""
+    """Copy bytes both ways until both sides are done; True if ``remote`` sent anything.
+
+    An end of stream from one side is passed on as a half-close (``shutdown(SHUT_WR)``) of the
+    other, so a client may stop sending and still read the whole answer.
+    """
     answered = False
     peers = {local: remote, remote: local}
-    while stop is None or not stop.is_set():
+    reading = [local, remote]
+    while reading and (stop is None or not stop.is_set()):
         try:
-            readable, _, _ = select.select(list(peers), [], [], 0.5)
+            readable, _, _ = select.select(reading, [], [], 0.5)
         except (OSError, ValueError):  # a side was closed under us
             return answered
         for sock in readable:
             try:
                 data = sock.recv(65536)
             except OSError:
-                data = b""
-            if not data:
                 return answered
+            if not data:
+                reading.remove(sock)
+                try:
+                    peers[sock].shutdown(socket.SHUT_WR)
+                except (OSError, AttributeError):
+                    return answered
+                continue
             if sock is remote:
                 answered = True
             try:
@@ -664,6 +683,9 @@ class _PodStream:
 
     def sendall(self, data: bytes) -> None:
         self.sock.sendall(data)
+
+    def shutdown(self, how: int) -> None:
+        self.sock.shutdown(how)
 
     def failure(self) -> str | None:
         error = self.pf.error(self.port)

@@ -417,7 +417,7 @@ def test_dropped_forward_on_fake_api_server_cluster_is_named_in_the_jobs_api_err
     assert result.exit_code == 1
     line = output.strip().splitlines()[-1]
     assert line.startswith("Error: cannot reach the Jobs API at http://127.0.0.1:")
-    assert "the port-forward to pod ray101/ray101-multi-head-x7k2p failed: cannot open a stream to port 8265" in line
+    assert "the port-forward to pod ray101/ray101-multi-head-x7k2p failed: cannot open a stream to port 8265: Handshake status 404 Not Found" in line
     assert TOKEN not in output
 
 
