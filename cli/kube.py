@@ -648,6 +648,8 @@ def bridge(local, remote, stop: threading.Event | None = None) -> bool:
             except OSError:
                 return answered
             if not data:
+                if sock is remote and not answered:
+                    return False  # refused or dropped: let the caller say why before closing
                 reading.remove(sock)
                 try:
                     peers[sock].shutdown(socket.SHUT_WR)

@@ -36,6 +36,8 @@ def echo_port():
                 conn, _ = server.accept()
             except socket.timeout:
                 continue
+            except OSError:  # closed at teardown
+                return
             threading.Thread(target=serve, args=(conn,), daemon=True).start()
 
     threading.Thread(target=accept, daemon=True).start()
