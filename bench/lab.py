@@ -1,0 +1,209 @@
+"""The bench's own lab: a private RAY101_HOME, a free subnet and MongoDB port, and the facts
+about this machine and the software that every page of docs/performance.md starts with."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import platform
+import shlex
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+RAY101 = [sys.executable, "-m", "ray101"]
+
+
+def free_subnet(start: int = 157) -> str:
+    """A /24 in 10.x.0.0 that no interface of this machine uses (as tests/conftest.py does)."""
+    try:
+        out = subprocess.run(["ip", "-j", "-4", "addr"], capture_output=True, text=True).stdout
+        used = [ipaddress.ip_network(f"{a['local']}/{a['prefixlen']}", strict=False)
+                for link in json.loads(out or "[]") for a in link.get("addr_info", [])]
+    except (OSError, ValueError):
+        used = []
+    for second in list(range(start, 255)) + list(range(100, start)):
+        net = ipaddress.ip_network(f"10.{second}.0.0/24")
+        if not any(net.overlaps(u) for u in used):
+            return str(net)
+    raise RuntimeError("no free 10.x.0.0/24 subnet for the bench clusters")
+
+
+def free_port(start: int = 27317) -> int:
+    for port in range(start, start + 200):
+        with socket.socket() as s:
+            try:
+                s.bind(("0.0.0.0", port))
+                return port
+            except OSError:
+                continue
+    raise RuntimeError(f"no free port in {start}..{start + 199} for the bench's MongoDB")
+
+
+@dataclass
+class Timed:
+    argv: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+    @property
+    def command(self) -> str:
+        return display(self.argv)
+
+    def json(self):
+        try:
+            return json.loads(self.stdout)
+        except ValueError:
+            return None
+
+    def tail(self, lines: int = 3) -> str:
+        text = (self.stderr.strip() or self.stdout.strip()).splitlines()
+        return " | ".join(text[-lines:])[:500]
+
+
+def display(argv: list[str]) -> str:
+    """A command as a user types it: `ray101 ...` for our CLI, `ray ...` for Ray's."""
+    argv = list(argv)
+    if argv[:3] == RAY101:
+        argv = ["ray101", *argv[3:]]
+    elif argv and argv[0] == str(BIN / "ray"):
+        argv = ["ray", *argv[1:]]
+    elif argv and argv[0] == sys.executable:
+        argv = ["python", *argv[1:]]
+    return shlex.join(argv)
+
+
+@dataclass
+class Lab:
+    home: Path
+    env: dict
+    subnet: str
+    mongo_port: int
+    log: list = field(default_factory=list)
+
+    def run(self, argv: list[str], timeout: float = 900, env: dict | None = None) -> Timed:
+        """Run a whole process, as a user would, and time it by the wall clock."""
+        start = time.perf_counter()
+        try:
+            proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                                  env={**self.env, **(env or {})}, stdin=subprocess.DEVNULL,
+                                  cwd=REPO)
+            out = Timed(argv, proc.returncode, proc.stdout, proc.stderr,
+                        time.perf_counter() - start)
+        except subprocess.TimeoutExpired as exc:
+            out = Timed(argv, -1, _text(exc.stdout), _text(exc.stderr) + f"\n(timeout {timeout:g} s)",
+                        time.perf_counter() - start)
+        self.log.append({"command": out.command, "rc": out.returncode,
+                         "seconds": round(out.seconds, 3)})
+        return out
+
+    def cli(self, *args: str, timeout: float = 900) -> Timed:
+        return self.run([*RAY101, *args], timeout=timeout)
+
+    def token_file(self) -> Path:
+        return self.home / "auth_token"
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    return value.decode(errors="replace") if isinstance(value, bytes) else value
+
+
+def make_lab() -> Lab:
+    home = Path(tempfile.mkdtemp(prefix="r101b-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_", "RAY101_"))}
+    env.update({"RAY101_HOME": str(home), "PYTHONUNBUFFERED": "1"})
+    for keep in ("RAY101_TOOLS", "RAY101_MONGO_URI", "RAY101_MONGO_SERVER"):
+        if os.environ.get(keep):
+            env[keep] = os.environ[keep]
+    return Lab(home=home, env=env, subnet=free_subnet(), mongo_port=free_port())
+
+
+def remove_home(lab: Lab) -> None:
+    shutil.rmtree(lab.home, ignore_errors=True)
+
+
+# --- facts ------------------------------------------------------------------------------------
+def raylets() -> int:
+    out = subprocess.run(["pgrep", "-c", "raylet"], capture_output=True, text=True).stdout.strip()
+    return int(out or 0)
+
+
+def load_now() -> dict:
+    one, five, fifteen = os.getloadavg()
+    return {"load_1m": round(one, 2), "load_5m": round(five, 2), "load_15m": round(fifteen, 2),
+            "raylets": raylets(), "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+
+
+def machine() -> dict:
+    model = None
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem = round(int(line.split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    return {
+        "cores": os.cpu_count(),
+        "cpu_model": model or platform.processor() or "unknown",
+        "memory_gib": mem,
+        "kernel": platform.release(),
+        "os": platform.platform(),
+        "hostname": socket.gethostname(),
+    }
+
+
+def versions(mongo_uri: str | None) -> dict:
+    import ray
+
+    from ray101 import __version__
+
+    out = {"ray": ray.__version__, "python": platform.python_version(), "ray101": __version__,
+           "mongodb": None}
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO,
+                                capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
+                               capture_output=True, text=True).stdout.strip()
+        out["git"] = commit + ("+dirty" if dirty else "") if commit else None
+    except OSError:
+        out["git"] = None
+    if mongo_uri:
+        out["mongodb"] = mongo_server(mongo_uri)
+    return out
+
+
+def mongo_server(uri: str) -> dict:
+    from pymongo import MongoClient
+
+    client = MongoClient(uri, serverSelectionTimeoutMS=5000)
+    try:
+        info = client.admin.command("buildInfo")
+    except Exception as exc:  # noqa: BLE001 - reported, not fatal
+        return {"kind": "unknown", "error": f"{type(exc).__name__}"}
+    finally:
+        client.close()
+    if info.get("ferretdbVersion") or "ferretdb" in json.dumps(info, default=str).lower():
+        backend = (info.get("ferretdbFeatures") or {}).get("backend") or info.get("backend")
+        return {"kind": "FerretDB", "version": info.get("ferretdbVersion"),
+                "wire_version": info.get("version"), "backend": backend or "sqlite"}
+    return {"kind": "MongoDB", "version": info.get("version")}

@@ -1,0 +1,459 @@
+"""docs/performance.md, docs/performance.json and docs/img/*.png from one bench run's data.
+
+Everything printed here is read from the run's data; the only arithmetic is medians, ratios and
+differences of measured values. `python -m bench --render` redoes this from performance.json.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+IMG = "img"
+
+
+def _s(v, digits=2) -> str:
+    return "—" if v is None else f"{v:.{digits}f}"
+
+
+def _ms(v) -> str:
+    return "—" if v is None else f"{v * 1000:.0f}"
+
+
+def _n(v) -> str:
+    return "—" if v is None else f"{v:,}"
+
+
+def _ordered(row: dict, data: dict) -> list[tuple[str, dict]]:
+    """A row's clusters, single-node first (the compare's JSON sorts them by name)."""
+    facts = data.get("clusters") or {}
+    names = sorted(row["clusters"], key=lambda n: (facts.get(n, {}).get("topology") != "single", n))
+    return [(n, row["clusters"][n]) for n in names]
+
+
+def _table(header: list[str], rows: list[list]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return out + [""]
+
+
+# --- plots -------------------------------------------------------------------------------------
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buf, format="png", dpi=100)
+    _plt().close(fig)
+    return buf.getvalue()
+
+
+def plot_pairs(p: dict) -> bytes:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    rows = p["pairs"]
+    xs = [r["pair"] for r in rows]
+    ax.plot(xs, [r["ray101_s"] for r in rows], "o-", label="ray101 run actor-counter -q")
+    ax.plot(xs, [r["ray_job_submit_s"] for r in rows], "s-", label="ray job submit")
+    for m, style in ((p.get("ray101_median_s"), "C0"), (p.get("ray_job_submit_median_s"), "C1")):
+        if m:
+            ax.axhline(m, color=style, linestyle=":", linewidth=1)
+    ax.set_xlabel("pair (alternated)")
+    ax.set_ylabel("wall clock of the whole process, s")
+    ax.set_ylim(bottom=0)
+    ax.set_title(f"same job, same cluster: median ratio {p.get('ratio') or float('nan'):.2f}")
+    ax.legend(fontsize="small")
+    return _png(fig)
+
+
+def _phases(b: dict) -> dict:
+    """The median phases in timeline order (a list of [name, s]; older data: a dict)."""
+    mp = b.get("median_phases") or []
+    return dict(mp) if isinstance(mp, list) else dict(mp)
+
+
+def plot_breakdown(b: dict) -> bytes:
+    plt = _plt()
+    phases = _phases(b)
+    fig, ax = plt.subplots(figsize=(9, 2.8 + 0.05 * len(phases)))
+    left = 0.0
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, (name, v) in enumerate(phases.items()):
+        v = max(v or 0, 0)
+        ax.barh(0, v, left=left, color=colors[i % len(colors)], label=f"{name}: {v:.2f} s")
+        left += v
+    ax.set_yticks([])
+    ax.set_xlabel("seconds from the submit call (medians of the probe jobs)")
+    ax.set_title(f"where a trivial job's time goes on {b['cluster']}")
+    ax.legend(fontsize="x-small", loc="upper center", bbox_to_anchor=(0.5, -0.35), ncol=2)
+    return _png(fig)
+
+
+def plot_throughput(rows: list[dict]) -> bytes:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    wls = list(dict.fromkeys(r["workload"] for r in rows))
+    clusters = list(dict.fromkeys(r["cluster"] for r in rows))
+    width = 0.8 / max(1, len(clusters))
+    for ci, c in enumerate(clusters):
+        vals = [next((r["docs_per_s"] or 0 for r in rows if r["workload"] == w and r["cluster"] == c), 0)
+                for w in wls]
+        ax.bar([i + ci * width - 0.4 + width / 2 for i in range(len(wls))], vals, width, label=c)
+    ax.set_xticks(range(len(wls)))
+    ax.set_xticklabels(wls)
+    ax.set_ylabel("documents / s (warm)")
+    ax.set_title("MongoDB read throughput (default sample_mflix)")
+    ax.legend(fontsize="small")
+    return _png(fig)
+
+
+def plot_sweep(sweeps: list[dict]) -> bytes:
+    plt = _plt()
+    fig, axes = plt.subplots(1, max(1, len(sweeps)), figsize=(6 * max(1, len(sweeps)), 4.2),
+                             squeeze=False)
+    for ax, sw in zip(axes[0], sweeps):
+        counts = sorted({r["n"] for r in sw["points"]})
+        for n in counts:
+            pts = sorted((r["s"], r["loop_s"] / r["ray_warm_s"]) for r in sw["points"]
+                         if r["n"] == n and r.get("ray_warm_s"))
+            if pts:
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=f"{n} tasks")
+            be = (sw.get("break_even") or {}).get(str(n), {}).get("seconds")
+            if be:
+                ax.axvline(be, linestyle=":", color=ax.lines[-1].get_color() if ax.lines else "k")
+        ax.axhline(1, color="black", linewidth=1)
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("task duration, s")
+        ax.set_ylabel("loop time / Ray tasks time (>1: Ray wins)")
+        ax.set_title(f"{sw['cluster']}: Ray tasks vs a plain loop (warm)")
+        ax.legend(fontsize="small")
+    return _png(fig)
+
+
+def plot_mongo_sweep(ms: dict) -> bytes:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    series = {}
+    for row in ms["rows"]:
+        for r in row["runs"]:
+            label = r["workload"] if r["actors"] is None else f"mongo-partitioned K={r['actors']}"
+            if r.get("warm_s"):
+                series.setdefault(label, []).append((row["documents"], r["warm_s"]))
+    for label, pts in series.items():
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=label)
+    ax.set_xlabel("documents (movies + comments)")
+    ax.set_ylabel("warm runtime, s")
+    ax.set_title(f"MongoDB size sweep on {ms['cluster']}")
+    ax.legend(fontsize="small")
+    return _png(fig)
+
+
+# --- the page ----------------------------------------------------------------------------------
+def summary_table(d: dict) -> str:
+    """The per-workload table (plain text, for the terminal)."""
+    c = d.get("compare")
+    if not c:
+        return "no comparison"
+    lines = [f"{'workload':<20} {'cluster':<13} {'cold s':>7} {'warm s':>7} {'ideal s':>7} {'over':>7}"]
+    for row in c["data"]["rows"]:
+        for name, x in _ordered(row, c["data"]):
+            over = "—" if x.get("overhead_pct") is None else f"{x['overhead_pct']:+.0f}%"
+            lines.append(f"{row['workload']:<20} {name:<13} {_s(x.get('cold_s')):>7} "
+                         f"{_s(x.get('warm_s')):>7} {_s(x.get('ideal_s')):>7} {over:>7}")
+    extra = [f"compare wall {c['wall_s']:.0f} s (target {d['targets']['compare_s']} s)"]
+    if d.get("startup"):
+        extra.append(f"local up {d['startup']['seconds']:.0f} s")
+    if d.get("seeding"):
+        extra.append(f"seeding {d['seeding']['seconds']:.0f} s")
+    p = d.get("pairs")
+    if p and p.get("ratio"):
+        extra.append(f"run/submit {p['ratio']:.2f}")
+    return "\n".join(lines + ["; ".join(extra)])
+
+
+def markdown(d: dict) -> str:
+    m, v = d["machine"], d.get("versions") or {}
+    quick = d["mode"] == "quick"
+    L = ["# ray101 performance", ""]
+    if quick:
+        L += ["> **QUICK RUN (`python -m bench --quick`): a check of the harness, not the "
+              "measurements.** Tiny sweeps, repeat 2, 2 pairs. The real numbers come from "
+              "`make bench` on a quiet machine, which rewrites this page.", ""]
+    L += [f"Written by `{d['command']}` from {d['started']} to {d['finished']} "
+          f"({d['wall_s']:.0f} s, budget {d['budget_s']:.0f} s from `RAY101_BENCH_BUDGET_S`). "
+          "Every number and figure below comes from that one run (raw data: "
+          "[performance.json](performance.json)); nothing is edited by hand.", ""]
+    mongo = v.get("mongodb") or {}
+    mongo_txt = "—"
+    if mongo:
+        mongo_txt = f"{mongo.get('kind')} {mongo.get('version') or ''}".strip()
+        if mongo.get("wire_version"):
+            mongo_txt += f" (reports MongoDB {mongo['wire_version']}"
+            mongo_txt += f", {mongo['backend']} backend)" if mongo.get("backend") else ")"
+    ls, le = d["load_start"], d["load_end"]
+    L += ["## Machine and software", ""]
+    L += _table(["", ""], [
+        ["CPU", f"{m['cpu_model']}, {m['cores']} cores"],
+        ["memory", f"{m['memory_gib']} GiB"],
+        ["kernel", f"{m['kernel']} ({m['os']})"],
+        ["Ray / Python", f"{v.get('ray', '—')} / {v.get('python', '—')}"],
+        ["MongoDB server", mongo_txt],
+        ["ray101", f"{v.get('ray101', '—')} (git {v.get('git') or '—'})"],
+        ["load (1 min avg)", f"{ls['load_1m']} at the start, {le['load_1m']} at the end"],
+        ["other raylets", f"{ls['raylets']} running at the start (other clusters on this machine), "
+                          f"{le['raylets']} at the end"],
+        ["lab", f"local-single {(d['lab'].get('nodes') or {}).get('local-single', '—')} node, "
+                f"local-multi {(d['lab'].get('nodes') or {}).get('local-multi', '—')} nodes, "
+                f"{d['lab'].get('cpus_per_node', '—')} logical CPUs per node; "
+                f"{'network namespaces' if d['lab'].get('netns') else 'loopback'} on "
+                f"{d['lab']['subnet']}, MongoDB port {d['lab']['mongo_port']}, own RAY101_HOME"],
+    ])
+    if ls["raylets"] or ls["load_1m"] > 0.5 * (m["cores"] or 1):
+        L += [f"**The machine was not quiet**: load {ls['load_1m']} on {m['cores']} cores and "
+              f"{ls['raylets']} other raylet(s) at the start. Expect noise in every number.", ""]
+    if d["errors"]:
+        L += ["## Errors in this run", ""]
+        L += [f"- **{e['phase']}**: {e['error']}" for e in d["errors"]] + [""]
+
+    L += _targets(d)
+    L += _compare_section(d)
+    L += _pairs_section(d)
+    L += _breakdown_section(d)
+    L += _throughput_section(d)
+    L += _sweep_section(d)
+    L += _mongo_sweep_section(d)
+    L += ["## Every command this run executed", "",
+          "With `RAY101_HOME` set to the bench's own temporary home; wall clock of the whole "
+          "process.", ""]
+    L += _table(["command", "exit", "s"],
+                [[f"`{c['command'][:160]}`", c["rc"], _s(c["seconds"], 1)] for c in d.get("commands", [])])
+    return "\n".join(L)
+
+
+def _targets(d) -> list[str]:
+    L = ["## Targets", ""]
+    c, p = d.get("compare"), d.get("pairs")
+    t = d["targets"]
+    if c:
+        wall = c["wall_s"]
+        repeat = d["plan"]["repeat"]
+        verdict = ("met" if wall <= t["compare_s"] else
+                   f"**missed by {wall - t['compare_s']:.0f} s ({100 * (wall / t['compare_s'] - 1):.0f}%)**")
+        note = "" if repeat == 3 else f" (this run used repeat {repeat}, so it does not test the target)"
+        L.append(f"- The demo comparison (every workload on both clusters, repeat {repeat}) took "
+                 f"**{wall:.0f} s** against a target of {t['compare_s']} s: {verdict}{note}. "
+                 f"Beside it: `ray101 local up` {_s((d.get('startup') or {}).get('seconds'), 0)} s, "
+                 f"seeding {_s((d.get('seeding') or {}).get('seconds'), 0)} s.")
+        slow = sorted(((r["end_to_end_s"], r["workload"], r["cluster"]) for r in c["data"]["runs"]),
+                      reverse=True)[:3]
+        L.append("  Slowest jobs end to end: " + ", ".join(
+            f"{w} on {cl} {s:.0f} s" for s, w, cl in slow) + ".")
+    if p and p.get("ratio"):
+        r = p["ratio"]
+        verdict = ("met" if r <= t["run_over_submit"] else
+                   f"**missed**: ray101 takes {r:.2f}x of `ray job submit`, "
+                   f"{(r / t['run_over_submit'] - 1) * 100:.0f}% over the target")
+        L.append(f"- `ray101 run` against `ray job submit` (medians {p['ray101_median_s']:.2f} s "
+                 f"vs {p['ray_job_submit_median_s']:.2f} s): ratio **{r:.2f}**, target at most "
+                 f"{t['run_over_submit']}: {verdict}.")
+    return L + [""]
+
+
+def _compare_section(d) -> list[str]:
+    c = d.get("compare")
+    if not c:
+        return ["## 1. Runtimes per workload", "", "Not measured (see the errors).", ""]
+    data = c["data"]
+    L = ["## 1. Runtimes per workload and cluster", "",
+         f"Command: `{c['command']}` (exit {c['returncode']}). Cold = the first repetition in the "
+         "job, warm = the median of the others; ideal = perfect parallelism over the cluster's "
+         "CPUs; over ideal = warm / ideal − 1; speedup = warm single / warm multi. "
+         f"Outputs agree across clusters: **{'yes' if data.get('consistent') else 'NO'}**.", ""]
+    rows = []
+    for row in data["rows"]:
+        for i, (name, x) in enumerate(_ordered(row, data)):
+            ok = x.get("status") == "SUCCEEDED"
+            run = next((r for r in data["runs"] if r["workload"] == row["workload"] and r["cluster"] == name), {})
+            rows.append([
+                row["workload"] if i == 0 else "", name,
+                _s(x.get("cold_s")) if ok else x.get("status"), _s(x.get("warm_s")) if ok else "—",
+                _s(x.get("ideal_s")),
+                "—" if x.get("overhead_pct") is None else f"{x['overhead_pct']:+.0f}%",
+                _s(run.get("end_to_end_s"), 1),
+                (f"{row['speedup']:.2f}x" if row.get("speedup") else "—") if i == 0 else "",
+            ])
+    L += _table(["workload", "cluster", "cold s", "warm s", "ideal s", "over ideal",
+                 "job end to end s", "speedup"], rows)
+    L += [f"Wall clock of the whole `ray101 compare`: **{c['wall_s']:.1f} s** (its own count: "
+          f"{data.get('elapsed_s')} s). Start-up `{(d.get('startup') or {}).get('command')}`: "
+          f"{_s((d.get('startup') or {}).get('seconds'), 1)} s. Seeding "
+          f"`{(d.get('seeding') or {}).get('command')}`: {_s((d.get('seeding') or {}).get('seconds'), 1)} s "
+          f"({_n((d.get('seeding') or {}).get('total'))} documents).", "",
+          f"![cold and warm runtimes]({IMG}/compare.png)", ""]
+    return L
+
+
+def _throughput_section(d) -> list[str]:
+    c = d.get("compare")
+    if not c:
+        return []
+    L = []
+    tp = d.get("mongo_throughput") or []
+    L += ["## 3. MongoDB documents per second", "",
+          f"From the same comparison (`{c['command']}`): documents read / warm runtime.", ""]
+    L += _table(["workload", "cluster", "documents", "warm s", "documents/s"],
+                [[r["workload"], r["cluster"], _n(r["documents"]), _s(r["warm_s"]),
+                  _n(r["docs_per_s"])] for r in tp])
+    if tp:
+        L += [f"![MongoDB throughput]({IMG}/mongo-throughput.png)", "",
+              "The server is the lab's local MongoDB (see above). FerretDB's SQLite backend pushes "
+              "down no `_id` range filter, so each of mongo-partitioned's K ranges is a full scan "
+              "on the server: partitioning multiplies the server's work by K.", ""]
+    return L
+
+
+def _pairs_section(d) -> list[str]:
+    p = d.get("pairs")
+    L = ["## 2. `ray101 run` end to end against `ray job submit`", ""]
+    if not p:
+        return L + ["Not measured (see the errors).", ""]
+    L += ["The same trivial job on the same cluster (local-single), alternated, each timed as a "
+          "whole process by the wall clock:", "",
+          f"- `{p['ray101_command']}`", f"- `{p['ray_job_submit_command']}`", ""]
+    L += _table(["pair", "ray101 run s", "ray job submit s"],
+                [[r["pair"], _s(r["ray101_s"]) + ("" if r["ray101_ok"] else " FAILED"),
+                  _s(r["ray_job_submit_s"]) + ("" if r["ray_job_submit_ok"] else " FAILED")]
+                 for r in p["pairs"]])
+    L += [f"Medians: ray101 {_s(p['ray101_median_s'])} s, ray job submit "
+          f"{_s(p['ray_job_submit_median_s'])} s; ratio **{_s(p['ratio'])}**.", "",
+          f"![ray101 run vs ray job submit]({IMG}/run-vs-submit.png)", ""]
+    errs = [r for r in p["pairs"] if not (r["ray101_ok"] and r["ray_job_submit_ok"])]
+    for r in errs:
+        L.append(f"- pair {r['pair']}: {r.get('ray101_error') or ''} {r.get('ray_job_submit_error') or ''}")
+    return L + ([""] if errs else [])
+
+
+def _breakdown_section(d) -> list[str]:
+    b = d.get("breakdown")
+    L = ["### Where a job's time goes", ""]
+    if not b or not b.get("median_phases"):
+        return L + ["Not measured (see the errors).", ""]
+    n_ok = sum(1 for s in b["samples"] if "phases" in s)
+    L += [f"{n_ok} probe job(s) on {b['cluster']}, submitted through the Jobs API (ray101's "
+          f"client) with entrypoint `{b['entrypoint']}`: it runs the actor-counter workload's own "
+          "`run_once` twice and prints timestamps. The client's clock, the Jobs API's "
+          "`start_time`/`end_time` and the driver's clock are this one machine's. The driver "
+          "process's start comes from /proc (10 ms resolution). Medians:", ""]
+    total = sum(v or 0 for v in _phases(b).values())
+    L += _table(["phase", "s", "share"],
+                [[k, _s(v, 3), f"{100 * (v or 0) / total:.0f}%" if total else "—"]
+                 for k, v in _phases(b).items()] + [["**sum**", _s(total, 3), ""]])
+    split = ("The supervisor's start is split where the client first saw the job RUNNING. "
+             if b.get("split_at_running") else
+             "The client did not see RUNNING before the driver started in every probe, so the "
+             "supervisor's start is one phase. ")
+    L += [split + "The Jobs API does not expose when the supervisor actor's runtime_env became "
+          "ready, so runtime_env set-up is inside the supervisor phase (our jobs use an empty "
+          "runtime_env: the nodes have the packages). Worker start-up = creating the workload's "
+          "`Counter` actor until its first call answers (a new actor needs a worker process).", "",
+          f"![breakdown]({IMG}/breakdown.png)", ""]
+    return L
+
+
+def _sweep_section(d) -> list[str]:
+    sweeps = d.get("task_sweep") or []
+    L = ["## 4. When to use Ray: task duration × task count", ""]
+    if not sweeps:
+        return L + ["Not measured (see the errors).", ""]
+    L += ["One job per cluster runs every point (so the per-job overhead is not in the numbers): "
+          "the `parallel-retrieve` workload's Ray task `retrieve` (n tasks sleeping s each, all "
+          "submitted at once, run twice, the warm run counts) against the `sequential-retrieve` "
+          "workload's plain loop in the driver. Both are timed inside the job, around the work "
+          "only. Points run cheapest first and stop at the sweep's share of the budget.", ""]
+    for sw in sweeps:
+        L += [f"**{sw['cluster']}** (job `{sw['job_id']}`, {sw['status']}, {sw['seconds']:.0f} s, "
+              f"budget {sw['budget_s']} s). Entrypoint: `{sw['entrypoint']}`", ""]
+        rows = []
+        for r in sw["points"]:
+            if "ray_warm_s" in r:
+                rows.append([r["n"], f"{r['s'] * 1000:g}", _s(r["loop_s"], 3), _s(r["ray_warm_s"], 3),
+                             _s(r["ray_cold_s"], 3), _s(r["ideal_ray_s"], 3),
+                             f"{r['loop_s'] / r['ray_warm_s']:.2f}x", len(r.get("ray_node_ips") or [])])
+            else:
+                rows.append([r["n"], f"{r['s'] * 1000:g}", "skipped", "", "", "", r["skipped"], ""])
+        L += _table(["tasks", "task ms", "loop s", "Ray warm s", "Ray cold s", "Ray ideal s",
+                     "loop / Ray", "nodes used"], rows)
+        L += ["Break-even (the task duration above which Ray's tasks beat the loop): " + "; ".join(
+            f"{n} tasks {x['text']}" for n, x in sw["break_even"].items()), ""]
+    L += [f"![sweep]({IMG}/task-sweep.png)", ""]
+    return L
+
+
+def _mongo_sweep_section(d) -> list[str]:
+    ms = d.get("mongo_sweep")
+    L = ["## 4b. MongoDB size × K: when does partitioning pay?", ""]
+    if not ms:
+        return L + ["Not measured (see the errors).", ""]
+    ks = d["plan"]["ks"]
+    L += [f"On {ms['cluster']}: for each size, `ray101 mongo seed --movies M --comments C --json`, "
+          "then `ray101 run mongo-sequential --cluster local-multi --repeat 2 -q --json` and "
+          "`ray101 run mongo-partitioned ... -p actors=K` for each K (warm run = the second). "
+          f"Sizes ascending, each skipped when its estimate does not fit the {ms['budget_s']} s "
+          f"left of the budget (this took {ms['seconds']:.0f} s).", ""]
+    rows = []
+    for row in ms["rows"]:
+        seq = next((r for r in row["runs"] if r["workload"] == "mongo-sequential"), {})
+        cells = [_n(row["documents"]), _s(row["seed"]["seconds"], 1), _s(seq.get("warm_s"))]
+        for k in ks:
+            r = next((r for r in row["runs"] if r["actors"] == k), {})
+            cells.append(_s(r.get("warm_s")) if r.get("warm_s") else r.get("status", "—"))
+        docs_s = round(row["documents"] / seq["warm_s"]) if seq.get("warm_s") else None
+        rows.append(cells + [_n(docs_s)])
+    L += _table(["documents", "seed s", "sequential warm s"] + [f"partitioned K={k} warm s" for k in ks]
+                + ["sequential docs/s"], rows)
+    L += ["Crossover (partitioned's warm run faster than sequential's): " + "; ".join(
+        f"K={k} {x['text']}" for k, x in ms["crossover"].items()), ""]
+    if ms["skipped"]:
+        L += ["Skipped: " + "; ".join(f"{_n(s['documents'])} documents ({s['reason']})"
+                                      for s in ms["skipped"]), ""]
+    failed = [r for row in ms["rows"] for r in row["runs"] if r.get("error")]
+    for r in failed:
+        L.append(f"- `{r['command']}` failed: {r['error']}")
+    if ms["rows"]:
+        L += [f"![MongoDB sweep]({IMG}/mongo-sweep.png)", ""]
+    return L
+
+
+def write(d: dict, out: Path) -> list[Path]:
+    from ray101 import comparison, state
+
+    out = Path(out)
+    img = out / IMG
+    files: dict[Path, str | bytes] = {
+        out / "performance.json": json.dumps(d, indent=2, sort_keys=True, default=str) + "\n",
+    }
+    if d.get("compare"):
+        files[img / "compare.png"] = comparison.plot_png(d["compare"]["data"])
+    if d.get("mongo_throughput"):
+        files[img / "mongo-throughput.png"] = plot_throughput(d["mongo_throughput"])
+    if d.get("pairs"):
+        files[img / "run-vs-submit.png"] = plot_pairs(d["pairs"])
+    if d.get("breakdown") and d["breakdown"].get("median_phases"):
+        files[img / "breakdown.png"] = plot_breakdown(d["breakdown"])
+    if d.get("task_sweep"):
+        files[img / "task-sweep.png"] = plot_sweep(d["task_sweep"])
+    if d.get("mongo_sweep") and d["mongo_sweep"]["rows"]:
+        files[img / "mongo-sweep.png"] = plot_mongo_sweep(d["mongo_sweep"])
+    files[out / "performance.md"] = markdown(d)
+    for path, content in files.items():
+        state.atomic_write(path, content)
+    return list(files)
