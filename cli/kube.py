@@ -497,8 +497,9 @@ def _start_progress(name: str, nodes: int, timeout: float):
     from rich.progress import TimeElapsedColumn
 
     console = Console(stderr=True, highlight=False)
-    if not console.is_terminal:
+    if not console.is_terminal:  # a log: one line, no animation
         console.print(f"Waiting up to {timeout:.0f} s for {name} to be ready ({nodes} pods)...")
+        return _NoProgress(), None
     progress = Progress(
         SpinnerColumn(), TextColumn("{task.description}"), BarColumn(bar_width=20),
         MofNCompleteColumn(), TextColumn("pods ready"), TimeElapsedColumn(),
@@ -506,6 +507,14 @@ def _start_progress(name: str, nodes: int, timeout: float):
     )
     progress.start()
     return progress, progress.add_task(f"waiting for {name}", total=nodes)
+
+
+class _NoProgress:
+    def update(self, *args, **kwargs) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
 
 
 # -- the token and the jobs package ----------------------------------------------------------
@@ -705,7 +714,11 @@ def connect(target: Target) -> Iterator[Connection]:
     head = wait_ready(kube, target)
     token = None
     if target.auth == "token":
-        token = read_token(kube, target.extra.get("auth_secret") or "", target.name)
+        secret = target.extra.get("auth_secret")
+        if not secret:
+            raise Ray101Error(f"cluster {target.name} uses token auth but its RayCluster names no "
+                              "Secret (spec.authOptions.secretName)")
+        token = read_token(kube, secret, target.name)
     if not target.extra.get("jobs_in_image"):
         target.runtime_env = jobs_runtime_env()
     pod = head["metadata"]["name"]

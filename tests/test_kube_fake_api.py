@@ -187,6 +187,15 @@ def test_clusters_json_without_kuberay_crd_on_fake_api_server_lists_no_k8s_clust
     assert result.exit_code == 0 and json.loads(result.stdout) == []
 
 
+def test_clusters_json_with_unreachable_api_server_warns_on_stderr_only(fake):
+    fake.stop()
+    result = CliRunner().invoke(cli, ["clusters", "--json"], catch_exceptions=False)
+    assert result.exit_code == 0
+    assert json.loads(result.stdout) == []
+    assert result.stderr.startswith("ray101: KubeRay clusters skipped: cannot reach the Kubernetes "
+                                    f"API server at {fake.url} (context fake-kind)")
+
+
 # -- errors ------------------------------------------------------------------------------------
 def test_unknown_k8s_name_against_fake_api_server_lists_known_ones(fake):
     with pytest.raises(Ray101Error) as err:
