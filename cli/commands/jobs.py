@@ -32,7 +32,10 @@ def _details(info) -> dict:
 def register(cli: click.Group) -> None:
     @cli.group("jobs")
     def jobs_group():
-        """Inspect and control the jobs of one cluster."""
+        """Inspect and control the jobs of one cluster.
+
+        Example: ray101 jobs list --cluster local-multi
+        """
 
     @jobs_group.command("list")
     @cluster_option

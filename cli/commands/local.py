@@ -8,7 +8,10 @@ from ray101.commands.options import json_option, print_json
 def register(cli: click.Group) -> None:
     @cli.group("local")
     def local_group():
-        """Start, inspect and stop the local clusters (local-single, local-multi)."""
+        """Start, inspect and stop the local clusters (local-single, local-multi).
+
+        Example: ray101 local status
+        """
 
     @local_group.command("up")
     @click.option("--cpus", type=float, default=2, show_default=True,

@@ -49,7 +49,10 @@ def register(cli: click.Group) -> None:
 
     @cli.group("serve")
     def serve_group():
-        """Talk to the Ray Serve apps the workloads deploy."""
+        """Talk to the Ray Serve apps the workloads deploy.
+
+        Example: ray101 serve call --cluster local-multi --data Hello
+        """
 
     @serve_group.command("call")
     @cluster_option
