@@ -170,5 +170,5 @@ image: ## Build the Ray image with pymongo and ray101_jobs and load it into the 
 	kind) $(KIND) load docker-image $(IMAGE_REPOSITORY):$(IMAGE_TAG) --name $(KIND_CLUSTER_NAME) ;; \
 	minikube) $(MINIKUBE) image load -p $(MINIKUBE_PROFILE) $(IMAGE_REPOSITORY):$(IMAGE_TAG) ;; \
 	esac
-	@echo "Use it: make deploy HELM_ARGS='--set image.repository=$(IMAGE_REPOSITORY) --set image.tag=$(IMAGE_TAG)'"
+	@echo "Use it: make deploy HELM_ARGS='--set image.repository=$(IMAGE_REPOSITORY) --set image.tag=$(IMAGE_TAG) --set image.jobsBaked=true'"
 # <<< kubernetes targets

@@ -45,7 +45,8 @@ def register(cli: click.Group) -> None:
                 "name": t.name, "kind": t.kind, "jobs_url": t.jobs_url or "(port-forward)",
                 "topology": t.topology, "nodes": t.nodes, "cpus": t.cpus, "auth": t.auth,
                 "token_file": t.token_file, "answers": probe(t), **(
-                    {"state": t.extra.get("state")} if t.kind == targets.K8S else {}
+                    {k: t.extra.get(k) for k in ("state", "desired_workers", "available_workers")}
+                    if t.kind == targets.K8S else {}
                 ),
             })
         if as_json:
@@ -56,7 +57,11 @@ def register(cli: click.Group) -> None:
             return
         table = Table("name", "kind", "Jobs API", "nodes", "CPUs", "auth", "token file", "answers")
         for r in rows:
+            answers = "yes" if r["answers"] else "no"
+            if r["kind"] == targets.K8S:  # KubeRay: its state and workers available / desired
+                answers = (f"{r['state'] or 'no status'}, workers "
+                           f"{r['available_workers'] or 0}/{r['desired_workers'] or 0}")
             table.add_row(r["name"], r["kind"], r["jobs_url"], str(r["nodes"] or "?"),
                           f"{r['cpus']:g}" if r["cpus"] else "?", r["auth"],
-                          r["token_file"] or "—", "yes" if r["answers"] else "no")
+                          r["token_file"] or "—", answers)
         console().print(table)
