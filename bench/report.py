@@ -349,8 +349,8 @@ def _breakdown_section(d) -> list[str]:
         return L + ["Not measured (see the errors).", ""]
     n_ok = sum(1 for s in b["samples"] if "phases" in s)
     L += [f"{n_ok} probe job(s) on {b['cluster']}, submitted through the Jobs API (ray101's "
-          f"client) with entrypoint `{b['entrypoint']}`: it runs the actor-counter workload's own "
-          "`run_once` twice and prints timestamps. The client's clock, the Jobs API's "
+          f"client) with entrypoint `{b['entrypoint']}`: it does what actor-counter does, with the "
+          "workload's own `Counter` actor, and prints a timestamp after each step. The client's clock, the Jobs API's "
           "`start_time`/`end_time` and the driver's clock are this one machine's. The driver "
           "process's start comes from /proc (10 ms resolution). Medians:", ""]
     total = sum(v or 0 for v in _phases(b).values())
