@@ -393,7 +393,7 @@ def _sweep_section(d) -> list[str]:
         L += _table(["tasks", "task ms", "loop s", "Ray warm s", "Ray cold s", "Ray ideal s",
                      "loop / Ray", "nodes used"], rows)
         L += ["Break-even (the task duration above which Ray's tasks beat the loop): " + "; ".join(
-            f"{n} tasks {x['text']}" for n, x in sw["break_even"].items()), ""]
+            f"{n} tasks {x['text']}" for n, x in sorted(sw["break_even"].items(), key=lambda kv: int(kv[0]))), ""]
     L += [f"![sweep]({IMG}/task-sweep.png)", ""]
     return L
 
@@ -421,7 +421,7 @@ def _mongo_sweep_section(d) -> list[str]:
     L += _table(["documents", "seed s", "sequential warm s"] + [f"partitioned K={k} warm s" for k in ks]
                 + ["sequential docs/s"], rows)
     L += ["Crossover (partitioned's warm run faster than sequential's): " + "; ".join(
-        f"K={k} {x['text']}" for k, x in ms["crossover"].items()), ""]
+        f"K={k} {x['text']}" for k, x in sorted(ms["crossover"].items(), key=lambda kv: int(kv[0]))), ""]
     if ms["skipped"]:
         L += ["Skipped: " + "; ".join(f"{_n(s['documents'])} documents ({s['reason']})"
                                       for s in ms["skipped"]), ""]
