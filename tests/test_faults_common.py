@@ -9,6 +9,7 @@ import signal
 import subprocess
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
 from conftest import RAY101, REPO, TEST_MONGO_PORT
@@ -25,10 +26,32 @@ def node(lab, name: str) -> dict:
     return next(n for n in plan(lab)["nodes"] if n["name"] == name)
 
 
+def alive_in_ray(lab, cluster: str) -> int | None:
+    """How many nodes the cluster's State API lists as ALIVE (None: it does not answer)."""
+    head = next(n for n in plan(lab)["nodes"] if n["cluster"] == cluster and n["role"] == "head")
+    req = urllib.request.Request(f"http://{head['ip']}:{head['dashboard_port']}/api/v0/nodes"
+                                 "?limit=1000&detail=false",
+                                 headers={"Authorization": f"Bearer {lab.token()}"})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            rows = json.loads(resp.read())["data"]["result"]["result"]
+    except (OSError, ValueError, KeyError):
+        return None
+    return sum(1 for r in rows if r.get("state") == "ALIVE")
+
+
 def restore(lab) -> None:
-    """`ray101 local up` with the lab's own settings: brings back dead nodes and MongoDB."""
+    """`ray101 local up` with the lab's own settings: brings back dead nodes and MongoDB.
+
+    Then waits until Ray has also declared the killed node's old incarnation dead (same IP, so
+    `local up` may see the new one join before that): later tests see exactly the planned nodes.
+    """
     lab.cli("local", "up", "--subnet", plan(lab)["subnet"], "--mongo-port", str(TEST_MONGO_PORT),
             "--no-seed", timeout=300, check=True)
+    for cluster in ("local-single", "local-multi"):
+        want = sum(1 for n in plan(lab)["nodes"] if n["cluster"] == cluster)
+        wait_for(f"{cluster} to list exactly {want} alive node(s)",
+                 lambda: alive_in_ray(lab, cluster) == want, 120, every=1)
 
 
 def wait_for(what: str, check, timeout: float, every: float = 0.3):
