@@ -145,16 +145,24 @@ class JobsAPI:
         kwargs = {}
         if target.runtime_env:
             kwargs["runtime_env"] = target.runtime_env
-        return self._call(
-            lambda: self.client.submit_job(
-                entrypoint=entrypoint,
-                submission_id=submission_id,
-                metadata=tags,
-                entrypoint_num_cpus=0,
-                **kwargs,
-            ),
-            f"submit {name}",
-        )
+        try:
+            return self._call(
+                lambda: self.client.submit_job(
+                    entrypoint=entrypoint,
+                    submission_id=submission_id,
+                    metadata=tags,
+                    entrypoint_num_cpus=0,
+                    **kwargs,
+                ),
+                f"submit {name}",
+            )
+        except KeyboardInterrupt:
+            # Interrupted mid-request: the job may exist already; its id is known, so stop it.
+            try:
+                self.client.stop_job(submission_id)
+            except Exception:
+                pass
+            raise
 
     def info(self, job_id: str):
         return self._call(lambda: self.client.get_job_info(job_id), f"status of {job_id}")

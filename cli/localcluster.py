@@ -410,8 +410,9 @@ def jobs_url(plan: Plan, cluster: str) -> str:
     return f"http://{head.ip}:{head.dashboard_port}"
 
 
-def alive_nodes(url: str, token: str, timeout: float = 3.0) -> list[str] | None:
-    """IPs of the cluster's alive nodes per its State API, or None when it does not answer."""
+def alive_node_rows(url: str, token: str, timeout: float = 3.0) -> list[dict] | None:
+    """The cluster's alive nodes (``node_id``, ``node_ip``) per its State API, or None when it
+    does not answer."""
     req = urllib.request.Request(
         f"{url}/api/v0/nodes?limit=1000&detail=false",
         headers={"Authorization": f"Bearer {token}"},
@@ -422,7 +423,13 @@ def alive_nodes(url: str, token: str, timeout: float = 3.0) -> list[str] | None:
     except (OSError, ValueError, urllib.error.URLError):
         return None
     rows = body.get("data", {}).get("result", {}).get("result", [])
-    return sorted(r["node_ip"] for r in rows if r.get("state") == "ALIVE")
+    return [r for r in rows if r.get("state") == "ALIVE"]
+
+
+def alive_nodes(url: str, token: str, timeout: float = 3.0) -> list[str] | None:
+    """IPs of the cluster's alive nodes, or None when it does not answer."""
+    rows = alive_node_rows(url, token, timeout)
+    return None if rows is None else sorted(r["node_ip"] for r in rows)
 
 
 def wait_ready(plan: Plan, cluster: str, token: str, timeout: float = 120.0) -> None:
@@ -523,19 +530,20 @@ def _seed_summary(report) -> str:
 
 
 def wait_for_node(plan: Plan, node: Node, token: str, timeout: float = 90.0) -> None:
-    """Wait until the cluster's State API lists ``node`` as alive (its IP, or one more node)."""
+    """Wait until the cluster lists a node it did not list before, with ``node``'s IP.
+
+    Node ids, not IPs: a node that just died is still listed as alive, under the same IP,
+    until Ray's health checks give up on it.
+    """
     url = jobs_url(plan, node.cluster)
-    before = len(alive_nodes(url, token) or []) if node.role != "head" else 0
+    before = {r["node_id"] for r in alive_node_rows(url, token) or []} if node.role != "head" else set()
     deadline = time.time() + timeout
     while time.time() < deadline:
         if not node_alive(node):
             raise Ray101Error(f"Ray node {node.name} exited during start-up; see {node.log}")
-        alive = alive_nodes(url, token)
-        if alive is not None:
-            if node.netns and node.ip in alive:
-                return
-            if not node.netns and len(alive) > before:
-                return
+        rows = alive_node_rows(url, token) or []
+        if any(r["node_id"] not in before and r["node_ip"] == node.ip for r in rows):
+            return
         time.sleep(0.3)
     raise Ray101Error(f"Ray node {node.name} did not join within {timeout:.0f} s; see {node.log}")
 
