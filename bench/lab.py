@@ -3,7 +3,6 @@ about this machine and the software that every page of docs/performance.md start
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 import platform
@@ -23,18 +22,9 @@ RAY101 = [sys.executable, "-m", "ray101"]
 
 
 def free_subnet(start: int = 157) -> str:
-    """A /24 in 10.x.0.0 that no interface of this machine uses (as tests/conftest.py does)."""
-    try:
-        out = subprocess.run(["ip", "-j", "-4", "addr"], capture_output=True, text=True).stdout
-        used = [ipaddress.ip_network(f"{a['local']}/{a['prefixlen']}", strict=False)
-                for link in json.loads(out or "[]") for a in link.get("addr_info", [])]
-    except (OSError, ValueError):
-        used = []
-    for second in list(range(start, 255)) + list(range(100, start)):
-        net = ipaddress.ip_network(f"10.{second}.0.0/24")
-        if not any(net.overlaps(u) for u in used):
-            return str(net)
-    raise RuntimeError("no free 10.x.0.0/24 subnet for the bench clusters")
+    from ray101.localcluster import free_subnet as free
+
+    return free(start)
 
 
 def free_port(start: int = 27317) -> int:

@@ -135,17 +135,35 @@ def _parse_subnet(text: str, needed: int) -> ipaddress.IPv4Network:
     return net
 
 
+def _interface_networks() -> list[tuple[str, str, ipaddress.IPv4Network]]:
+    """(interface, address/prefix, network) for every IPv4 address of this machine."""
+    try:
+        out = subprocess.run(["ip", "-j", "-4", "addr"], capture_output=True, text=True).stdout
+        links = json.loads(out or "[]")
+    except (OSError, ValueError):
+        return []
+    return [
+        (link["ifname"], f"{a['local']}/{a['prefixlen']}",
+         ipaddress.ip_network(f"{a['local']}/{a['prefixlen']}", strict=False))
+        for link in links
+        for a in link.get("addr_info", [])
+    ]
+
+
 def _interfaces_clashing(net: ipaddress.IPv4Network, own_bridge: str | None) -> list[str]:
-    out = subprocess.run(["ip", "-j", "-4", "addr"], capture_output=True, text=True, check=True)
-    clashes = []
-    for link in json.loads(out.stdout or "[]"):
-        if link.get("ifname") == own_bridge:
-            continue
-        for addr in link.get("addr_info", []):
-            other = ipaddress.ip_network(f"{addr['local']}/{addr['prefixlen']}", strict=False)
-            if other.overlaps(net):
-                clashes.append(f"{link['ifname']} ({addr['local']}/{addr['prefixlen']})")
-    return clashes
+    return [f"{name} ({addr})" for name, addr, other in _interface_networks()
+            if name != own_bridge and other.overlaps(net)]
+
+
+def free_subnet(start: int = 101) -> str:
+    """The first 10.x.0.0/24, from x = start, that no interface of this machine uses (the
+    tests and the benchmarks run their own clusters beside yours this way)."""
+    used = [other for _, _, other in _interface_networks()]
+    for second in list(range(start, 255)) + list(range(100, start)):
+        net = ipaddress.ip_network(f"10.{second}.0.0/24")
+        if not any(net.overlaps(u) for u in used):
+            return str(net)
+    raise Ray101Error("no free 10.x.0.0/24 subnet for the clusters' namespaces; pass --subnet")
 
 
 # --- persisted state --------------------------------------------------------------------------

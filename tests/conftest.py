@@ -6,8 +6,6 @@ ports that clash with nothing a user runs, so `make test` can run beside `make d
 
 from __future__ import annotations
 
-import ipaddress
-import json
 import os
 import shutil
 import subprocess
@@ -25,21 +23,10 @@ TRANSCRIPT = "transcript.log"  # every line the CLI printed in this lab
 
 
 def free_subnet(start: int = 199) -> str:
-    """A /24 in 10.x.0.0 that no interface of this machine uses."""
-    try:
-        out = subprocess.run(["ip", "-j", "-4", "addr"], capture_output=True, text=True).stdout
-        used = [
-            ipaddress.ip_network(f"{a['local']}/{a['prefixlen']}", strict=False)
-            for link in json.loads(out or "[]")
-            for a in link.get("addr_info", [])
-        ]
-    except (OSError, ValueError):
-        used = []
-    for second in list(range(start, 255)) + list(range(100, start)):
-        net = ipaddress.ip_network(f"10.{second}.0.0/24")
-        if not any(net.overlaps(u) for u in used):
-            return str(net)
-    raise RuntimeError("no free 10.x.0.0/24 subnet for the test clusters")
+    """A /24 no interface uses, away from the default 10.101.0.0/24 of `make demo`."""
+    from ray101.localcluster import free_subnet as free
+
+    return free(start)
 
 
 @dataclass

@@ -29,11 +29,3 @@ def console():
 
     # Not a terminal (a pipe, a log): wide enough that tables keep whole names and URLs.
     return Console(highlight=False, width=None if sys.stdout.isatty() else 200)
-
-
-def fmt_s(value) -> str:
-    return "—" if value is None else f"{value:.2f}"
-
-
-def stderr_is_tty() -> bool:
-    return sys.stderr.isatty()

@@ -5,7 +5,7 @@ import sys
 import click
 
 from ray101.commands.options import (
-    cluster_option, console, fmt_s, json_option, param_option, print_json, repeat_option,
+    cluster_option, console, json_option, param_option, print_json, repeat_option,
 )
 
 RESULT_MARK = "RAY101_RESULT "
