@@ -208,14 +208,18 @@ def _netns_exists(name: str) -> bool:
     return name in _ip("netns", "list", check=False).stdout.split()
 
 
-def setup_network(plan: Plan) -> None:
-    """Bridge, namespaces and veth links; each step skipped when it is already in place."""
-    net = ipaddress.ip_network(plan.subnet)
-    clashes = _interfaces_clashing(net, plan.bridge)
+def check_subnet(plan: Plan) -> None:
+    clashes = _interfaces_clashing(ipaddress.ip_network(plan.subnet), plan.bridge)
     if clashes:
         raise Ray101Error(
             f"subnet {plan.subnet} overlaps {', '.join(clashes)}; pick another with --subnet"
         )
+
+
+def setup_network(plan: Plan) -> None:
+    """Bridge, namespaces and veth links; each step skipped when it is already in place."""
+    net = ipaddress.ip_network(plan.subnet)
+    check_subnet(plan)
     if not _link_exists(plan.bridge):
         _ip("link", "add", plan.bridge, "type", "bridge")
     _ip("addr", "replace", f"{plan.bridge_ip}/{net.prefixlen}", "dev", plan.bridge)
@@ -506,6 +510,7 @@ def up(cpus: float = 2, workers: int = 2, subnet: str | None = DEFAULT_SUBNET,
             if node.name in running:
                 node.pid, node.log = running[node.name].pid, running[node.name].log
     if plan.netns:
+        check_subnet(plan)  # before saying anything: a clash is the one line the user sees
         progress(f"network: bridge {plan.bridge} {plan.bridge_ip} on {plan.subnet}")
         setup_network(plan)
     mongo_host = plan.bridge_ip if plan.netns else "127.0.0.1"
