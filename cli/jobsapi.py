@@ -173,8 +173,23 @@ class JobsAPI:
     def stop(self, job_id: str) -> bool:
         return self._call(lambda: self.client.stop_job(job_id), f"stop {job_id}")
 
-    def delete(self, job_id: str) -> bool:
-        return self._call(lambda: self.client.delete_job(job_id), f"delete {job_id}")
+    def delete(self, job_id: str, settle_s: float = 3.0) -> bool:
+        """Delete a finished job, and keep it deleted.
+
+        Right after a job ends, Ray's job monitor may still be watching its supervisor actor;
+        when that actor exits it can write the job back (as FAILED, "supervisor actor died")
+        after our delete. So watch for ``settle_s`` seconds and delete a record that reappears.
+        """
+        deleted = self._call(lambda: self.client.delete_job(job_id), f"delete {job_id}")
+        end = time.monotonic() + settle_s
+        while time.monotonic() < end:
+            time.sleep(POLL_S)
+            try:
+                self.client.get_job_info(job_id)
+            except Exception:
+                continue  # gone, as it should be
+            self._call(lambda: self.client.delete_job(job_id), f"delete {job_id}")
+        return deleted
 
     def list(self) -> list:
         return self._call(lambda: self.client.list_jobs(), "list jobs")
