@@ -333,19 +333,7 @@ def _ray_start_command(plan: Plan, node: Node) -> list[str]:
 
 
 def node_alive(node: Node) -> bool:
-    if not node.pid:
-        return False
-    try:
-        os.kill(node.pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie (exited, not yet reaped) is not alive
-        with open(f"/proc/{node.pid}/stat") as fh:
-            return fh.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True
+    return bool(node.pid) and _pid_alive(node.pid)
 
 
 def start_node(plan: Plan, node: Node, mongo_uri: str | None) -> None:
@@ -379,6 +367,8 @@ def kill_node(node: Node) -> None:
 
 
 def _kill_group(pgid: int, grace: float, first: int = signal.SIGTERM) -> None:
+    """Signal the process group and each of its descendants (a child may have left the group),
+    escalating to SIGKILL after ``grace`` seconds."""
     try:
         import psutil
 
@@ -386,16 +376,9 @@ def _kill_group(pgid: int, grace: float, first: int = signal.SIGTERM) -> None:
     except Exception:
         members = [pgid]
     for sig in (first, signal.SIGKILL):
-        for target in ("group", "members"):
+        for send, target in [(os.killpg, pgid)] + [(os.kill, pid) for pid in members]:
             try:
-                if target == "group":
-                    os.killpg(pgid, sig)
-                else:
-                    for pid in members:
-                        try:
-                            os.kill(pid, sig)
-                        except ProcessLookupError:
-                            pass
+                send(target, sig)
             except ProcessLookupError:
                 pass
         deadline = time.time() + grace
@@ -407,10 +390,13 @@ def _kill_group(pgid: int, grace: float, first: int = signal.SIGTERM) -> None:
 
 
 def _pid_alive(pid: int) -> bool:
+    """Running, and not a zombie (exited, not yet reaped)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
+    except PermissionError:
+        return True
     try:
         with open(f"/proc/{pid}/stat") as fh:
             return fh.read().split(")")[-1].split()[0] != "Z"

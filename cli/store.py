@@ -28,11 +28,6 @@ def record(run_id: str, entry: dict) -> Path:
     return path
 
 
-def load_run(run_id: str) -> list[dict]:
-    folder = runs_dir() / run_id
-    return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
-
-
 def entry_from(outcome, workload: str, cluster: str, run_id: str, params: dict, repeat: int) -> dict:
     """The record of one job: what ``compare.json`` lists under ``runs``."""
     result = outcome.result if outcome.result and "error" not in outcome.result else {}

@@ -1,5 +1,6 @@
 """`ray101 jobs list|status|logs|stop|delete`: the jobs on one cluster."""
 
+import contextlib
 import sys
 import time
 
@@ -8,12 +9,14 @@ import click
 from ray101.commands.options import cluster_option, console, json_option, print_json
 
 
-def _api(cluster):
+@contextlib.contextmanager
+def _jobs_api(cluster: str):
+    """The Jobs API of ``cluster``, connected for the duration of the ``with`` block."""
     from ray101 import targets
     from ray101.jobsapi import JobsAPI
 
-    target = targets.resolve(cluster)
-    return target, targets.connect(target), JobsAPI
+    with targets.connect(targets.resolve(cluster)) as conn:
+        yield JobsAPI(conn)
 
 
 def _details(info) -> dict:
@@ -48,9 +51,8 @@ def register(cli: click.Group) -> None:
         """
         from rich.table import Table
 
-        target, connection, JobsAPI = _api(cluster)
-        with connection as conn:
-            rows = [_details(j) for j in JobsAPI(conn).list()]
+        with _jobs_api(cluster) as api:
+            rows = [_details(j) for j in api.list()]
         if not show_all:
             rows = [r for r in rows if "workload" in r["metadata"]]
         rows.sort(key=lambda r: r["start_time"] or 0, reverse=True)
@@ -73,9 +75,8 @@ def register(cli: click.Group) -> None:
 
         Example: ray101 jobs status ray101-parallel-retrieve-local-multi-... --cluster local-multi
         """
-        target, connection, JobsAPI = _api(cluster)
-        with connection as conn:
-            details = _details(JobsAPI(conn).info(job_id))
+        with _jobs_api(cluster) as api:
+            details = _details(api.info(job_id))
         if as_json:
             print_json(details)
             return
@@ -96,9 +97,7 @@ def register(cli: click.Group) -> None:
         """
         from ray101.commands.run import log_printer
 
-        target, connection, JobsAPI = _api(cluster)
-        with connection as conn:
-            api = JobsAPI(conn)
+        with _jobs_api(cluster) as api:
             if not follow:
                 click.echo(api.logs(job_id), nl=False)
                 return
@@ -119,9 +118,8 @@ def register(cli: click.Group) -> None:
 
         Example: ray101 jobs stop JOB_ID --cluster local-multi
         """
-        target, connection, JobsAPI = _api(cluster)
-        with connection as conn:
-            stopped = JobsAPI(conn).stop(job_id)
+        with _jobs_api(cluster) as api:
+            stopped = api.stop(job_id)
         click.echo(f"{job_id}: {'stop requested' if stopped else 'already finished'}")
 
     @jobs_group.command("delete")
@@ -132,7 +130,6 @@ def register(cli: click.Group) -> None:
 
         Example: ray101 jobs delete JOB_ID --cluster local-multi
         """
-        target, connection, JobsAPI = _api(cluster)
-        with connection as conn:
-            JobsAPI(conn).delete(job_id)
+        with _jobs_api(cluster) as api:
+            api.delete(job_id)
         click.echo(f"{job_id}: deleted")
