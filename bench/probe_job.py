@@ -38,6 +38,6 @@ T["actor_ready"] = time.time()
 T["output"] = ray.get([counter.increment.remote(i) for i in range(5)])
 T["work_done"] = time.time()
 ray.kill(counter)
-ray.shutdown()  # as every ray101 job ends (jobs/common.py): explicit, before exit
+ray.shutdown()  # as every ray101 job ends (jobs/ray101_jobs/common.py): explicit, before exit
 T["shutdown_done"] = time.time()
 print("BENCH_PROBE " + json.dumps(T), flush=True)

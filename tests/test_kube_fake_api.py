@@ -1,4 +1,4 @@
-"""cli/kube.py (KubeRay clusters as targets) against a FAKE Kubernetes API server.
+"""cli/ray101/kube.py (KubeRay clusters as targets) against a FAKE Kubernetes API server.
 
 Every test here talks to tests/fake_kube_api.py, a small HTTP server on 127.0.0.1 serving canned
 RayClusters, pods and Secrets, through the real `kubernetes` client and a real kubeconfig. No
@@ -383,7 +383,7 @@ def test_connect_to_fake_api_server_cluster_ships_jobs_package_unless_in_image(f
     (module,) = env["py_modules"]
     assert Path(module).name == "ray101_jobs"
     assert (Path(module) / "registry.py").is_file() and (Path(module) / "__init__.py").is_file()
-    assert not list(Path(module).rglob("__pycache__"))
+    assert env["excludes"] == ["__pycache__", "*.pyc"]
     assert env["pip"] == [f"pymongo=={pymongo.__version__}"]
     assert TOKEN not in json.dumps(env)
 

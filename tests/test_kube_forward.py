@@ -1,4 +1,4 @@
-"""cli/kube.py's port-forward plumbing with plain sockets: the local listeners and the bridge.
+"""cli/ray101/kube.py's port-forward plumbing with plain sockets: the local listeners and the bridge.
 
 The remote side here is a local TCP echo server (or a socket pair), standing in for a pod's
 portforward stream; tests/test_kube_fake_api.py runs the real websocket stream.

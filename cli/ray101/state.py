@@ -16,7 +16,7 @@ def home() -> Path:
 
 def project_root() -> Path:
     """The source checkout this package runs from (used to find ``.tools``)."""
-    return Path(__file__).resolve().parent.parent
+    return Path(__file__).resolve().parents[2]
 
 
 def tools_dir() -> Path:

@@ -13,7 +13,6 @@ The token is never printed, logged or stored: ``Target.token_file`` names the Se
 
 from __future__ import annotations
 
-import atexit
 import base64
 import contextlib
 import dataclasses
@@ -21,10 +20,8 @@ import os
 import random
 import re
 import select
-import shutil
 import socket
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -546,30 +543,18 @@ def read_token(kube: Kube, secret: str, cluster: str) -> str:
     return token
 
 
-_jobs_copy: Path | None = None
-_jobs_lock = threading.Lock()
-
-
 def jobs_runtime_env() -> dict:
     """runtime_env shipping ``ray101_jobs`` (and pinned pymongo) to nodes of the stock image.
 
-    Ray names an uploaded py_module after its folder, so the package is copied once per process
-    to ``<tmp>/ray101_jobs`` (the source folder is ``jobs/``).
+    Ray names an uploaded py_module after its folder, which is the package's own.
     """
-    global _jobs_copy
     from importlib.metadata import version
 
     import ray101_jobs
 
-    with _jobs_lock:
-        if _jobs_copy is None or not _jobs_copy.is_dir():
-            tmp = Path(tempfile.mkdtemp(prefix="ray101-jobs-"))
-            atexit.register(shutil.rmtree, tmp, True)
-            dest = tmp / "ray101_jobs"
-            shutil.copytree(Path(ray101_jobs.__file__).parent, dest,
-                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-            _jobs_copy = dest
-    return {"py_modules": [str(_jobs_copy)], "pip": [f"pymongo=={version('pymongo')}"]}
+    return {"py_modules": [str(Path(ray101_jobs.__file__).parent)],
+            "excludes": ["__pycache__", "*.pyc"],
+            "pip": [f"pymongo=={version('pymongo')}"]}
 
 
 # -- the port-forward ------------------------------------------------------------------------
