@@ -18,7 +18,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 RAY101 = [sys.executable, "-m", "ray101"]
-TEST_MONGO_PORT = 27217
+TEST_MONGO_PORT = int(os.environ.get("RAY101_TEST_MONGO_PORT", "27217"))  # apart from `make demo`
 TRANSCRIPT = "transcript.log"  # every line the CLI printed in this lab
 
 
