@@ -8,10 +8,6 @@ RAY101 ?= $(VENV)/bin/ray101
 PYTEST_ARGS ?=
 # Where the results of `make demo` go.
 RESULTS ?= results
-# The KubeRay v1.7.0 CRDs that the chart tests validate against: the copy beside the checkout,
-# else `make kuberay-crds` (needs internet) and point this at it.
-RAY101_KUBERAY_CRDS ?= $(abspath ../shared/kuberay/v1.7.0/crds)
-export RAY101_KUBERAY_CRDS
 
 .PHONY: help venv mongo-server demo down test bench clean
 
@@ -43,7 +39,7 @@ demo: venv mongo-server ## Start MongoDB and the local clusters, then compare ev
 down: ## Stop the local clusters and the MongoDB server that `make demo` started
 	$(RAY101) local down
 
-test: venv tools mongo-server ## Run the test suite (real Ray, Jobs API, MongoDB wire protocol, helm)
+test: venv tools kuberay-crds mongo-server ## Run the test suite (real Ray, Jobs API, MongoDB wire protocol, helm)
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 bench: venv mongo-server ## Run the benchmarks and write docs/performance.md
@@ -64,7 +60,7 @@ MINIKUBE ?= minikube
 NAMESPACE ?= ray101
 RELEASE ?= ray101
 CHART ?= helm/ray101
-KUBERAY_VERSION ?= 1.7.0
+KUBERAY_VERSION ?= 1.6.0
 KUBERAY_REPO_URL ?= https://ray-project.github.io/kuberay-helm/
 HELM ?= helm
 KUBECTL ?= kubectl
@@ -86,16 +82,8 @@ TOOLS_DIR ?= .tools
 tools: ## Install pinned helm (v4) and kubectl into .tools/bin (used by the chart tests)
 	scripts/install-tools.sh
 
-kuberay-crds: ## Download the KubeRay operator chart (its CRDs feed the tests) into .tools/
-	@if [ -d $(TOOLS_DIR)/kuberay-$(KUBERAY_VERSION)/kuberay-operator/crds ]; then \
-		echo "KubeRay $(KUBERAY_VERSION) chart already in $(TOOLS_DIR)/kuberay-$(KUBERAY_VERSION)"; \
-	else \
-		$(HELM) repo add kuberay $(KUBERAY_REPO_URL) --force-update && \
-		mkdir -p $(TOOLS_DIR)/kuberay-$(KUBERAY_VERSION) && \
-		$(HELM) pull kuberay/kuberay-operator --version $(KUBERAY_VERSION) --untar \
-			--untardir $(TOOLS_DIR)/kuberay-$(KUBERAY_VERSION); \
-	fi
-	@echo "export RAY101_KUBERAY_CRDS=$(CURDIR)/$(TOOLS_DIR)/kuberay-$(KUBERAY_VERSION)/kuberay-operator/crds"
+kuberay-crds: ## Fetch the KubeRay operator's Go module (its CRDs feed the chart tests) into the cache
+	scripts/fetch-kuberay.sh >/dev/null
 
 cluster: ## Create the local cluster (kind; PROVIDER=minikube), skipped if it already exists
 	@case "$(PROVIDER)" in \
@@ -121,7 +109,7 @@ cluster: ## Create the local cluster (kind; PROVIDER=minikube), skipped if it al
 namespace: ## Create the namespace with Pod Security "restricted" enforced
 	sed 's/^  name: ray101$$/  name: $(NAMESPACE)/' k8s/namespace.yaml | $(KUBECTL) apply -f -
 
-operator: namespace ## Install the KubeRay operator (1.7.0) watching the namespace
+operator: namespace ## Install the KubeRay operator ($(KUBERAY_VERSION)) watching the namespace
 	$(HELM) repo add kuberay $(KUBERAY_REPO_URL) --force-update
 	$(HELM) upgrade --install kuberay-operator kuberay/kuberay-operator \
 		--version $(KUBERAY_VERSION) --namespace $(NAMESPACE) \

@@ -2,7 +2,7 @@
 
 Renders use a fixed release name and namespace and are cached per (values file, --set args).
 Built-in kinds are validated with kubernetes-validate (strict) and RayClusters against the
-KubeRay v1.7.0 CRD schema made strict the way `kubectl apply --validate=strict` is: a field the
+KubeRay CRD schema (pinned operator version, from the Go module proxy) made strict the way `kubectl apply --validate=strict` is: a field the
 schema does not declare is an error.
 """
 
@@ -28,7 +28,8 @@ RELEASE = "ray101"
 NAMESPACE = "ray101"
 # The Kubernetes version the objects must be valid for (kind's node image in k8s/kind-config.yaml).
 K8S_VERSION = "1.35.0"
-KUBERAY_VERSION = "1.7.0"
+KUBERAY_VERSION = "1.6.0"
+FETCH_KUBERAY = REPO / "scripts" / "fetch-kuberay.sh"
 
 VALUES_FILES = sorted(p.name for p in VALUES_DIR.glob("*.yaml"))
 
@@ -45,27 +46,33 @@ def helm_binary() -> str:
     return path
 
 
+@functools.lru_cache(maxsize=None)
 def crds_dir() -> Path:
-    """Folder holding the KubeRay v1.7.0 CRDs (ray.io_rayclusters.yaml)."""
+    """Folder holding the KubeRay CRDs (ray.io_rayclusters.yaml) at the pinned operator version:
+    RAY101_KUBERAY_CRDS, else config/crd/bases/ of the operator's Go module, which
+    scripts/fetch-kuberay.sh downloads from the Go module proxy (cached) and verifies."""
     env = os.environ.get("RAY101_KUBERAY_CRDS")
-    candidates = (
-        [Path(env)]
-        if env
-        else [
-            REPO.parent / "shared" / "kuberay" / f"v{KUBERAY_VERSION}" / "crds",
-            REPO / ".tools" / f"kuberay-{KUBERAY_VERSION}" / "kuberay-operator" / "crds",
-        ]
-    )
-    for path in candidates:
-        if (path / "ray.io_rayclusters.yaml").is_file():
-            return path
-    pytest.fail(
-        f"KubeRay {KUBERAY_VERSION} CRDs not found (looked in {', '.join(map(str, candidates))}): "
-        "run `make kuberay-crds` (helm pull kuberay/kuberay-operator --version "
-        f"{KUBERAY_VERSION} --untar into .tools/) or set RAY101_KUBERAY_CRDS to a folder "
-        "holding ray.io_rayclusters.yaml",
-        pytrace=False,
-    )
+    if env:
+        path = Path(env)
+    else:
+        fetch = subprocess.run(
+            [str(FETCH_KUBERAY)], capture_output=True, text=True, timeout=600
+        )
+        if fetch.returncode != 0:
+            pytest.fail(
+                f"{FETCH_KUBERAY.name} failed: {fetch.stderr.strip().splitlines()[-1:]}; "
+                "set RAY101_KUBERAY_CRDS to a folder holding ray.io_rayclusters.yaml",
+                pytrace=False,
+            )
+        path = Path(fetch.stdout.strip()) / "config" / "crd" / "bases"
+    if not (path / "ray.io_rayclusters.yaml").is_file():
+        pytest.fail(
+            f"KubeRay {KUBERAY_VERSION} CRDs not found in {path}: run scripts/fetch-kuberay.sh "
+            "(or `make kuberay-crds`) or set RAY101_KUBERAY_CRDS to a folder holding "
+            "ray.io_rayclusters.yaml",
+            pytrace=False,
+        )
+    return path
 
 
 def run_helm(*args: str) -> subprocess.CompletedProcess:
@@ -269,10 +276,10 @@ def selector_matches(selector: dict, labels: dict) -> bool:
 
 
 def ray_version() -> str:
-    """cli/__init__.py RAY_VERSION, read as text (no import of the CLI package needed)."""
-    text = (REPO / "cli" / "__init__.py").read_text()
+    """cli/ray101/__init__.py RAY_VERSION, read as text (no import of the CLI package needed)."""
+    text = (REPO / "cli" / "ray101" / "__init__.py").read_text()
     match = re.search(r'^RAY_VERSION\s*=\s*"([^"]+)"', text, re.M)
-    assert match, "RAY_VERSION not found in cli/__init__.py"
+    assert match, "RAY_VERSION not found in cli/ray101/__init__.py"
     return match.group(1)
 
 

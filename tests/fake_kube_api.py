@@ -271,7 +271,7 @@ def _serve_portforward(handler, port: int, target: int | None, pod: str) -> None
         backend.close()
 
 
-# -- fixture builders, shaped like what helm/ray101 and KubeRay 1.7 make ------------------------
+# -- fixture builders, shaped like what helm/ray101 and KubeRay 1.6 make ------------------------
 def raycluster(key: str, workers: int = 0, *, release: str = "ray101", namespace: str = "ray101",
                cpus: str | None = "2", ready: bool = True, status: dict | None = None,
                auth_secret: str | None = "ray101-ray-auth", jobs_in_image: bool = False) -> dict:

@@ -5,4 +5,4 @@ __version__ = "0.1.0"
 # These pins must agree with each other: the client's Ray, the local clusters' Ray and the
 # KubeRay image (helm/ray101/values.yaml `rayVersion`). tests/test_versions.py checks them.
 RAY_VERSION = "2.60.0"
-KUBERAY_VERSION = "1.7.0"
+KUBERAY_VERSION = "1.6.0"
