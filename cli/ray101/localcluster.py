@@ -36,6 +36,11 @@ GCS_PORT = 6379
 DASHBOARD_PORT = 8265
 SERVE_PORT = 8000
 MONGO_PORT = 27017
+# The address every loopback node uses. Not 127.0.0.1: `ray start` turns --node-ip-address
+# 127.0.0.1 (and "localhost", "::1") into this machine's routable address on Linux
+# (ray._private.services.resolve_ip_for_localhost), so nodes would advertise eth0's IP, outside
+# loopback. Any other 127/8 address stays as given and is on `lo` on Linux.
+LOOPBACK_IP = "127.0.0.2"
 
 
 @dataclass
@@ -115,7 +120,7 @@ def make_plan(cpus: float = 2, workers: int = 2, subnet: str | None = DEFAULT_SU
         c = 0 if cluster == SINGLE else 1
         nodes.append(Node(
             cluster=cluster, name=f"{cluster}-{'head' if role == 'head' else f'w{k}'}", role=role,
-            ip="127.0.0.1", netns=None, veth=None, gcs_port=GCS_PORT + c,
+            ip=LOOPBACK_IP, netns=None, veth=None, gcs_port=GCS_PORT + c,
             dashboard_port=DASHBOARD_PORT + c, serve_port=SERVE_PORT + c,
             # Fixed defaults that two nodes on one host would both claim; the client server
             # port must also stay out of the worker port range (10002-19999).
