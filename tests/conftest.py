@@ -22,6 +22,20 @@ TEST_MONGO_PORT = int(os.environ.get("RAY101_TEST_MONGO_PORT", "27217"))  # apar
 TRANSCRIPT = "transcript.log"  # every line the CLI printed in this lab
 
 
+# Why a test skips where nodes cannot be separate hosts. As root on Linux (with `ip`) the session
+# clusters run in network namespaces, one IP per node; elsewhere every node is on loopback.
+NEEDS_ROOT = "needs root and network namespaces (loopback nodes of a non-root user share one IP)"
+
+
+def _can_use_netns() -> bool:
+    from ray101.localcluster import can_use_netns
+
+    return can_use_netns()
+
+
+needs_netns = pytest.mark.skipif(not _can_use_netns(), reason=NEEDS_ROOT)
+
+
 def free_subnet(start: int = 199) -> str:
     """A /24 no interface uses, away from the default 10.101.0.0/24 of `make demo`."""
     from ray101.localcluster import free_subnet as free

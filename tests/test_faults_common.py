@@ -46,8 +46,9 @@ def restore(lab) -> None:
     Then waits until Ray has also declared the killed node's old incarnation dead (same IP, so
     `local up` may see the new one join before that): later tests see exactly the planned nodes.
     """
-    lab.cli("local", "up", "--subnet", plan(lab)["subnet"], "--mongo-port", str(TEST_MONGO_PORT),
-            "--no-seed", timeout=300, check=True)
+    subnet = plan(lab)["subnet"]  # None on loopback
+    lab.cli("local", "up", *(["--subnet", subnet] if subnet else []),
+            "--mongo-port", str(TEST_MONGO_PORT), "--no-seed", timeout=300, check=True)
     for cluster in ("local-single", "local-multi"):
         want = sum(1 for n in plan(lab)["nodes"] if n["cluster"] == cluster)
         wait_for(f"{cluster} to list exactly {want} alive node(s)",

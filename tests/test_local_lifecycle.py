@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from conftest import free_subnet, make_lab
+from conftest import NEEDS_ROOT, TEST_MONGO_PORT, free_subnet, make_lab
+from ray101.localcluster import can_use_netns
 
 
 def _alive(pid: int) -> bool:
@@ -48,7 +49,7 @@ def test_up_is_idempotent_repairs_a_dead_node_and_down_leaves_nothing(own_lab):
     nothing = lab.cli("local", "down")
     assert nothing.returncode == 0 and "nothing was running" in nothing.stdout
 
-    args = ["local", "up", "--cpus", "1", "--subnet", free_subnet(150), "--mongo-port", "27218",
+    args = ["local", "up", "--cpus", "1", "--subnet", free_subnet(150), "--mongo-port", str(TEST_MONGO_PORT + 1),
             "--no-seed"]
     first = lab.cli(*args, timeout=600, check=True)
     assert "started: local-single-head, local-multi-head, local-multi-w1, local-multi-w2" in first.stdout
@@ -96,8 +97,8 @@ def test_up_is_idempotent_repairs_a_dead_node_and_down_leaves_nothing(own_lab):
 
 
 def test_up_rejects_a_subnet_that_clashes_with_an_interface(own_lab):
-    if os.geteuid() != 0:
-        pytest.skip("network namespaces need root")
+    if not can_use_netns():
+        pytest.skip(NEEDS_ROOT)
     proc = own_lab.cli("local", "up", "--subnet", "127.0.0.0/24")
     assert proc.returncode == 1
     assert proc.stderr.startswith("Error: subnet 127.0.0.0/24 overlaps lo (127.0.0.1/8)")

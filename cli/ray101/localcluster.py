@@ -18,6 +18,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -25,6 +26,7 @@ import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from ray101 import state, targets
 from ray101.errors import Ray101Error
@@ -41,6 +43,15 @@ MONGO_PORT = 27017
 # (ray._private.services.resolve_ip_for_localhost), so nodes would advertise eth0's IP, outside
 # loopback. Any other 127/8 address stays as given and is on `lo` on Linux.
 LOOPBACK_IP = "127.0.0.2"
+# Loopback nodes share that address, so each cluster's ports differ. Slot s (0, 1, ...) shifts
+# every port by s * LOOPBACK_SLOT (agent ports by s * LOOPBACK_AGENT_SLOT): a second set of
+# clusters on this machine (the tests beside `make demo`) takes the first free slot.
+LOOPBACK_SLOT = 10
+LOOPBACK_AGENT_SLOT = 100
+LOOPBACK_SLOTS = 100
+AGENT_PORT = 52365
+# Kept out of Ray's worker port range (10002-19999).
+CLIENT_PORT = 20001
 
 
 @dataclass
@@ -88,8 +99,46 @@ def can_use_netns() -> bool:
     return sys.platform.startswith("linux") and os.geteuid() == 0 and shutil.which("ip") is not None
 
 
+def port_free(port: int) -> bool:
+    """Nothing listens on ``port`` on any address of this machine (Ray binds 0.0.0.0)."""
+    with socket.socket() as sock:
+        try:
+            sock.bind(("0.0.0.0", port))
+        except OSError:
+            return False
+    return True
+
+
+def _loopback_nodes(layout: list[tuple[str, str, int]], slot: int) -> list[Node]:
+    """The loopback nodes' ports in port slot ``slot`` (0 = Ray's defaults for the heads)."""
+    nodes = []
+    for index, (cluster, role, k) in enumerate(layout):
+        c = 0 if cluster == SINGLE else 1
+        nodes.append(Node(
+            cluster=cluster, name=f"{cluster}-{'head' if role == 'head' else f'w{k}'}", role=role,
+            ip=LOOPBACK_IP, netns=None, veth=None, gcs_port=GCS_PORT + LOOPBACK_SLOT * slot + c,
+            dashboard_port=DASHBOARD_PORT + LOOPBACK_SLOT * slot + c,
+            serve_port=SERVE_PORT + LOOPBACK_SLOT * slot + c,
+            # Fixed defaults that two nodes on one host would both claim; the client server
+            # port must also stay out of the worker port range (10002-19999).
+            extra_ports={
+                "dashboard-agent-listen-port": AGENT_PORT + 10 * index + LOOPBACK_AGENT_SLOT * slot,
+                "ray-client-server-port": CLIENT_PORT + LOOPBACK_SLOT * slot + c,
+            },
+        ))
+    return nodes
+
+
+def _plan_ports(nodes: list[Node]) -> list[int]:
+    return [p for n in nodes for p in (n.gcs_port, n.dashboard_port, n.serve_port,
+                                       *n.extra_ports.values())]
+
+
 def make_plan(cpus: float = 2, workers: int = 2, subnet: str | None = DEFAULT_SUBNET,
-              netns: bool | None = None, object_store_mb: int = 300) -> Plan:
+              netns: bool | None = None, object_store_mb: int = 300,
+              is_free: Callable[[int], bool] = port_free) -> Plan:
+    """Both clusters' nodes. On loopback, the first port slot whose ports ``is_free`` (so a
+    second set of clusters, e.g. the tests' beside `make demo`, gets ports of its own)."""
     if cpus <= 0:
         raise Ray101Error(f"--cpus must be > 0, not {cpus:g}")
     if workers < 2:
@@ -116,18 +165,16 @@ def make_plan(cpus: float = 2, workers: int = 2, subnet: str | None = DEFAULT_SU
         return Plan(prefix, True, str(net), f"{prefix}br", bridge_ip, cpus, workers,
                     object_store_mb, nodes)
     # Loopback: distinct ports per cluster, and per node where Ray's defaults are fixed.
-    for index, (cluster, role, k) in enumerate(layout):
-        c = 0 if cluster == SINGLE else 1
-        nodes.append(Node(
-            cluster=cluster, name=f"{cluster}-{'head' if role == 'head' else f'w{k}'}", role=role,
-            ip=LOOPBACK_IP, netns=None, veth=None, gcs_port=GCS_PORT + c,
-            dashboard_port=DASHBOARD_PORT + c, serve_port=SERVE_PORT + c,
-            # Fixed defaults that two nodes on one host would both claim; the client server
-            # port must also stay out of the worker port range (10002-19999).
-            extra_ports={"dashboard-agent-listen-port": 52365 + 10 * index,
-                         "ray-client-server-port": 10001 if c == 0 else 20001},
-        ))
-    return Plan(prefix, False, None, None, None, cpus, workers, object_store_mb, nodes)
+    if workers + 1 > LOOPBACK_AGENT_SLOT // 10:
+        raise Ray101Error(f"--workers must be at most {LOOPBACK_AGENT_SLOT // 10 - 1} on loopback")
+    for slot in range(LOOPBACK_SLOTS):
+        nodes = _loopback_nodes(layout, slot)
+        if all(is_free(port) for port in _plan_ports(nodes)):
+            return Plan(prefix, False, None, None, None, cpus, workers, object_store_mb, nodes)
+    raise Ray101Error(
+        f"no free ports for loopback clusters (tried {LOOPBACK_SLOTS} sets from {GCS_PORT}): "
+        "stop other Ray clusters (`ray101 local down`) or run as root with network namespaces"
+    )
 
 
 def _parse_subnet(text: str, needed: int) -> ipaddress.IPv4Network:
@@ -487,7 +534,9 @@ def up(cpus: float = 2, workers: int = 2, subnet: str | None = DEFAULT_SUBNET,
     from ray101 import mongo
 
     current = load()
-    plan = make_plan(cpus, workers, subnet, netns)
+    # With clusters recorded, their ports are ours (busy): keep the recorded nodes instead.
+    plan = make_plan(cpus, workers, subnet, netns,
+                     is_free=(lambda port: True) if current else port_free)
     if current:
         old = _plan_from(current)
         if (old.netns, old.subnet, old.cpus, old.workers) != (plan.netns, plan.subnet, plan.cpus, plan.workers):
@@ -496,10 +545,8 @@ def up(cpus: float = 2, workers: int = 2, subnet: str | None = DEFAULT_SUBNET,
                 f"(netns={old.netns}, subnet={old.subnet}, cpus={old.cpus:g}, "
                 f"workers={old.workers}); run `ray101 local down` first"
             )
-        running = {n.name: n for n in old.nodes}
-        for node in plan.nodes:  # keep what runs; nodes to (re)start get today's settings
-            if node.name in running:
-                node.pid, node.log = running[node.name].pid, running[node.name].log
+        # Same nodes, addresses and ports as recorded; a node to (re)start rejoins there.
+        plan.nodes = old.nodes
     if plan.netns:
         check_subnet(plan)  # before saying anything: a clash is the one line the user sees
         progress(f"network: bridge {plan.bridge} {plan.bridge_ip} on {plan.subnet}")
