@@ -113,13 +113,14 @@ def _status(info) -> str:
 def breakdown(cluster: str, runs: int) -> dict:
     """Submit the probe job `runs` times through the Jobs API; split each timeline into phases."""
     from ray101 import targets
+    from ray101.commands import waiting
     from ray101.jobsapi import TERMINAL, JobsAPI
 
     source = (HERE / "probe_job.py").read_text()
     entrypoint = shlex.join(["python", "-c", source])
     target = targets.resolve(cluster)
     samples = []
-    with targets.connect(target) as conn:
+    with waiting.connect(target) as conn:
         api = JobsAPI(conn)
         client = api.client
         for i in range(runs):
@@ -202,6 +203,7 @@ def phases(s: dict, split: bool) -> dict:
 # --- 4a. when to use Ray: task duration x task count -----------------------------------------
 def task_sweep(cluster: str, counts: list[int], seconds: list[float], budget_s: float) -> dict:
     from ray101 import targets
+    from ray101.commands import waiting
     from ray101.jobsapi import TERMINAL, JobsAPI
 
     source = (HERE / "sweep_job.py").read_text()
@@ -210,7 +212,7 @@ def task_sweep(cluster: str, counts: list[int], seconds: list[float], budget_s: 
     entrypoint = shlex.join(["python", "-c", source, *argv])
     target = targets.resolve(cluster)
     started = time.perf_counter()
-    with targets.connect(target) as conn:
+    with waiting.connect(target) as conn:
         client = JobsAPI(conn).client
         job_id = client.submit_job(entrypoint=entrypoint, entrypoint_num_cpus=0,
                                    submission_id=f"bench-sweep-{cluster}-{int(time.time())}")

@@ -1,4 +1,4 @@
-"""A FAKE Kubernetes API server, for testing the CLI's KubeRay code (cli/ray101/kube.py) without a cluster.
+"""A FAKE Kubernetes API server, for testing the CLI's KubeRay code (cli/ray101/kube/) without a cluster.
 
 It is real HTTP on 127.0.0.1 (http.server in a thread), reached by the real `kubernetes` client
 through a real kubeconfig file, but it only knows the few requests ray101 makes, and it answers

@@ -1,4 +1,4 @@
-"""cli/ray101/kube.py (KubeRay clusters as targets) against a FAKE Kubernetes API server.
+"""cli/ray101/kube/ (KubeRay clusters as targets) against a FAKE Kubernetes API server.
 
 Every test here talks to tests/fake_kube_api.py, a small HTTP server on 127.0.0.1 serving canned
 RayClusters, pods and Secrets, through the real `kubernetes` client and a real kubeconfig. No
@@ -23,7 +23,11 @@ import pytest
 from click.testing import CliRunner
 
 import fake_kube_api as fk
-from ray101 import kube, targets
+from ray101 import registry, targets
+from ray101.kube import chaos as kube_chaos
+from ray101.kube import discovery, readiness, token
+from ray101.kube.client import client
+from ray101.models import Target
 from ray101.errors import Ray101Error
 from ray101.main import cli
 
@@ -38,8 +42,8 @@ def fake(tmp_path, monkeypatch):
     monkeypatch.setenv("KUBECONFIG", str(api.write_kubeconfig(tmp_path / "kubeconfig")))
     monkeypatch.setenv("RAY101_HOME", str(tmp_path / "home"))
     monkeypatch.delenv("RAY101_NAMESPACE", raising=False)
-    monkeypatch.delenv(kube.READY_TIMEOUT_ENV, raising=False)
-    monkeypatch.setattr(kube, "POLL_S", 0.01)
+    monkeypatch.delenv(readiness.READY_TIMEOUT_ENV, raising=False)
+    monkeypatch.setattr(readiness, "POLL_S", 0.01)
     yield api
     api.stop()
 
@@ -116,7 +120,7 @@ def test_discovery_against_fake_api_server_lists_chart_rayclusters(fake):
     stray = fk.raycluster("other", 1)
     stray["metadata"]["labels"].pop("app.kubernetes.io/part-of")
     fake.add(stray)  # not the chart's: ignored
-    found = {t.name: t for t in kube.discover()}
+    found = {t.name: t for t in discovery.discover()}
     assert list(found) == ["k8s-multi", "k8s-single"]
     multi, single = found["k8s-multi"], found["k8s-single"]
     assert (multi.kind, multi.topology, multi.nodes, multi.cpus) == ("k8s", "multi", 3, 6.0)
@@ -134,7 +138,7 @@ def test_discovery_against_fake_api_server_lists_chart_rayclusters(fake):
 def test_discovery_against_fake_api_server_reports_state_of_unready_clusters(fake):
     fake.add(fk.raycluster("big", 4, status=fk.starting_status(4)))
     fake.add(fk.raycluster("new", 1, ready=False))
-    found = {t.name: t for t in kube.discover()}
+    found = {t.name: t for t in discovery.discover()}
     assert found["k8s-big"].extra["ready"] is False
     assert (found["k8s-big"].extra["desired_workers"], found["k8s-big"].extra["available_workers"]) == (4, 0)
     assert found["k8s-new"].extra["state"] == "(no status)"
@@ -142,23 +146,23 @@ def test_discovery_against_fake_api_server_reports_state_of_unready_clusters(fak
 
 def test_discovery_against_fake_api_server_counts_cpus_from_limits_without_num_cpus(fake):
     fake.add(fk.raycluster("auto", 2, cpus=None))  # 500m limits: Ray rounds up to 1 per pod
-    assert kube.find("k8s-auto").cpus == 3.0
+    assert discovery.find("k8s-auto").cpus == 3.0
 
 
 def test_discovery_against_fake_api_server_uses_namespace_from_env_then_context(fake, tmp_path, monkeypatch):
     fake.add(fk.raycluster("labns", 0, namespace="lab"))
-    assert "k8s-labns" not in {t.name for t in kube.discover()}  # default namespace ray101
+    assert "k8s-labns" not in {t.name for t in discovery.discover()}  # default namespace ray101
     monkeypatch.setenv("KUBECONFIG", str(fake.write_kubeconfig(tmp_path / "kc-ns", namespace="lab")))
-    assert [t.name for t in kube.discover()] == ["k8s-labns"]
+    assert [t.name for t in discovery.discover()] == ["k8s-labns"]
     monkeypatch.setenv("RAY101_NAMESPACE", "ray101")
-    assert [t.name for t in kube.discover()] == ["k8s-multi", "k8s-single"]
+    assert [t.name for t in discovery.discover()] == ["k8s-multi", "k8s-single"]
 
 
 def test_clusters_json_lists_local_and_k8s_clusters_from_fake_api_server(fake, tmp_path):
     token_file = tmp_path / "local-token"
     token_file.write_text("local-token-value\n")
-    targets.register(targets.Target(name="local-single", kind="local",
-                                    jobs_url="http://127.0.0.1:9", nodes=1, cpus=2,
+    registry.register(Target(name="local-single", kind="local",
+                        jobs_url="http://127.0.0.1:9", nodes=1, cpus=2,
                                     auth="token", token_file=str(token_file)))
     fake.add(fk.raycluster("big", 4, status=fk.starting_status(4)))
     result, output = invoke("clusters", "--json")
@@ -220,7 +224,7 @@ def test_no_kube_context_error_when_kubeconfig_has_no_current_context(fake, tmp_
     path.write_text(path.read_text().replace("current-context: fake-kind", ""))
     monkeypatch.setenv("KUBECONFIG", str(path))
     with pytest.raises(Ray101Error) as err:
-        kube.find("k8s-multi")
+        discovery.find("k8s-multi")
     assert err.value.message == (
         f"no Kubernetes context: the kubeconfig {path} has no current context; "
         "run `make deploy` or set KUBECONFIG"
@@ -230,7 +234,7 @@ def test_no_kube_context_error_when_kubeconfig_has_no_current_context(fake, tmp_
 def test_unreachable_api_server_error(fake, tmp_path, monkeypatch):
     fake.stop()
     with pytest.raises(Ray101Error) as err:
-        kube.find("k8s-multi")
+        discovery.find("k8s-multi")
     assert err.value.message.startswith(f"cannot reach the Kubernetes API server at {fake.url}")
 
 
@@ -245,9 +249,9 @@ def test_no_crd_error_against_fake_api_server(fake):
 
 def test_no_operator_error_when_raycluster_has_no_status_on_fake_api_server(fake, monkeypatch):
     fake.add(fk.raycluster("orphan", 1, ready=False))
-    monkeypatch.setattr(kube, "NO_STATUS_S", 0.1)
+    monkeypatch.setattr(readiness, "NO_STATUS_S", 0.1)
     with pytest.raises(Ray101Error) as err:
-        kube.wait_ready(kube.client(), kube.find("k8s-orphan"))
+        readiness.wait_ready(client(), discovery.find("k8s-orphan"))
     message = err.value.message
     assert message.startswith("RayCluster ray101/ray101-orphan has no status after ")
     assert "the KubeRay operator is not running or does not watch namespace ray101" in message
@@ -259,7 +263,7 @@ def test_not_ready_error_after_timeout_against_fake_api_server(fake, monkeypatch
     fake.add(fk.pod("ray101-slow-head-aaaaa", "ray101-slow", "head", ready=False))
     fake.add(fk.pod("ray101-slow-workers-worker-bbbbb", "ray101-slow", "worker", ready=False,
                     waiting="ImagePullBackOff"))
-    monkeypatch.setenv(kube.READY_TIMEOUT_ENV, "0.3")
+    monkeypatch.setenv(readiness.READY_TIMEOUT_ENV, "0.3")
     result, output = invoke("jobs", "list", "--cluster", "k8s-slow")
     assert result.exit_code == 1
     line = [ln for ln in output.splitlines() if ln.startswith("Error:")][0]
@@ -272,14 +276,14 @@ def test_not_ready_error_after_timeout_against_fake_api_server(fake, monkeypatch
 
 
 def test_bad_ready_timeout_env_is_an_error(fake, monkeypatch):
-    monkeypatch.setenv(kube.READY_TIMEOUT_ENV, "soon")
+    monkeypatch.setenv(readiness.READY_TIMEOUT_ENV, "soon")
     with pytest.raises(Ray101Error, match="RAY101_K8S_READY_TIMEOUT must be a number"):
-        kube.ready_timeout()
+        readiness.ready_timeout()
 
 
 @pytest.mark.parametrize("resource", ["cpu", "memory"])
 def test_pending_pod_error_names_the_resource_against_fake_api_server(fake, monkeypatch, resource):
-    monkeypatch.setattr(kube, "UNSCHEDULABLE_GRACE_S", 0.05)
+    monkeypatch.setattr(readiness, "UNSCHEDULABLE_GRACE_S", 0.05)
     fake.rayclusters[("ray101", "ray101-multi")]["status"] = fk.starting_status(2)
     worker = f"ray101-multi-workers-worker-{resource}x"
     fake.add(fk.pod(worker, "ray101-multi", "worker",
@@ -297,7 +301,7 @@ def test_pending_pod_error_names_the_resource_against_fake_api_server(fake, monk
 def test_pending_head_pod_error_names_head_resources():
     pod = fk.pod("ray101-single-head-zzz", "ray101-single", "head",
                  unschedulable="0/3 nodes are available: 1 Insufficient cpu, 3 Insufficient memory.")
-    message = kube.explain_unschedulable(pod, kube.unschedulable(pod), "single")
+    message = readiness.explain_unschedulable(pod, readiness.unschedulable(pod), "single")
     assert message == (
         "pod ray101-single-head-zzz is Pending: not enough cpu and memory on any node (0/3 nodes "
         "are available: 1 Insufficient cpu, 3 Insufficient memory); lower "
@@ -311,7 +315,7 @@ def test_suspended_cluster_is_an_error_against_fake_api_server(fake):
     rc["spec"]["suspend"] = True
     fake.add(rc)
     with pytest.raises(Ray101Error, match=r"cluster k8s-paused \(RayCluster ray101/ray101-paused\) is suspended"):
-        kube.wait_ready(kube.client(), kube.find("k8s-paused"))
+        readiness.wait_ready(client(), discovery.find("k8s-paused"))
 
 
 # -- readiness ---------------------------------------------------------------------------------
@@ -329,25 +333,30 @@ def test_wait_ready_against_fake_api_server_returns_once_cluster_becomes_ready(f
                 head["status"]["conditions"][1]["status"] = "True"
 
     fake.on_request = evolve
-    target = kube.find("k8s-multi")
+    target = discovery.find("k8s-multi")
     assert target.extra["ready"] is False
-    pod = kube.wait_ready(kube.client(), target, timeout=10)
+    reports = []
+    pod = readiness.wait_ready(client(), target, timeout=10, on_progress=reports.append)
     assert pod["metadata"]["name"] == "ray101-multi-head-x7k2p"
     assert len(polls) == 4
+    # Three looks at a cluster not ready yet, then one saying the wait is over.
+    assert [r.finished for r in reports] == [False, False, False, True]
+    assert {(r.cluster, r.pods, r.pods_ready) for r in reports} == {("k8s-multi", 3, 2)}
+    assert "0/2 workers ready" in reports[0].status
 
 
 # -- the token, the connection, the runtime_env ------------------------------------------------
 def test_token_from_secret_on_fake_api_server_is_decoded(fake):
-    assert kube.read_token(kube.client(), "ray101-ray-auth", "k8s-multi") == TOKEN
+    assert token.read_token(client(), "ray101-ray-auth", "k8s-multi") == TOKEN
 
 
 def test_token_errors_never_show_the_token(fake):
     fake.secrets[("ray101", "ray101-ray-auth")]["data"] = {"other": "eA=="}
     with pytest.raises(Ray101Error) as err:
-        kube.read_token(kube.client(), "ray101-ray-auth", "k8s-multi")
+        token.read_token(client(), "ray101-ray-auth", "k8s-multi")
     assert err.value.message == "Secret ray101/ray101-ray-auth has no key auth_token (KubeRay reads the token from it)"
     with pytest.raises(Ray101Error, match="no Secret ray101/gone"):
-        kube.read_token(kube.client(), "gone", "k8s-multi")
+        token.read_token(client(), "gone", "k8s-multi")
 
 
 def test_cli_commands_on_k8s_cluster_of_fake_api_server_send_the_token_and_never_print_it(fake, ray_head):
@@ -379,7 +388,7 @@ def test_connect_to_fake_api_server_cluster_ships_jobs_package_unless_in_image(f
     with targets.connect(target) as conn:
         assert conn.via == "port-forward to pod ray101/ray101-multi-head-x7k2p"
         assert conn.serve_url.endswith("/echo")
-        env = conn.target.runtime_env
+        env = conn.runtime_env
     (module,) = env["py_modules"]
     assert Path(module).name == "ray101_jobs"
     assert (Path(module) / "registry.py").is_file() and (Path(module) / "__init__.py").is_file()
@@ -392,7 +401,7 @@ def test_connect_to_fake_api_server_cluster_ships_jobs_package_unless_in_image(f
     fake.add(fk.pod("ray101-baked-workers-worker-r", "ray101-baked", "worker"))
     baked = targets.resolve("k8s-baked")
     with targets.connect(baked) as conn:
-        assert conn.target.runtime_env is None
+        assert conn.runtime_env is None
 
 
 def test_forward_closes_its_listeners_when_connect_exits(fake, ray_head):
@@ -432,14 +441,14 @@ def test_dropped_forward_on_fake_api_server_cluster_is_named_in_the_jobs_api_err
 
 # -- chaos ---------------------------------------------------------------------------------------
 def test_kill_worker_on_fake_api_server_deletes_the_named_worker(fake):
-    target = kube.find("k8s-multi")
-    assert kube.kill_worker(target, "ray101-multi-workers-worker-4q9tz") == "ray101-multi-workers-worker-4q9tz"
+    target = discovery.find("k8s-multi")
+    assert kube_chaos.kill_worker(target, "ray101-multi-workers-worker-4q9tz") == "ray101-multi-workers-worker-4q9tz"
     assert ("DELETE", "/api/v1/namespaces/ray101/pods/ray101-multi-workers-worker-4q9tz") in fake.requests
     assert ("ray101", "ray101-multi-workers-worker-4q9tz") not in fake.pods
 
 
 def test_kill_worker_on_fake_api_server_picks_a_worker_when_none_is_named(fake):
-    killed = kube.kill_worker(kube.find("k8s-multi"))
+    killed = kube_chaos.kill_worker(discovery.find("k8s-multi"))
     assert killed in {"ray101-multi-workers-worker-4q9tz", "ray101-multi-workers-worker-v8wzc"}
     assert ("ray101", killed) not in fake.pods
     assert ("ray101", "ray101-multi-head-x7k2p") in fake.pods
@@ -447,7 +456,7 @@ def test_kill_worker_on_fake_api_server_picks_a_worker_when_none_is_named(fake):
 
 def test_kill_worker_on_fake_api_server_refuses_the_head(fake):
     with pytest.raises(Ray101Error) as err:
-        kube.kill_worker(kube.find("k8s-multi"), "ray101-multi-head-x7k2p")
+        kube_chaos.kill_worker(discovery.find("k8s-multi"), "ray101-multi-head-x7k2p")
     assert err.value.message == (
         "pod ray101-multi-head-x7k2p is the head of RayCluster ray101/ray101-multi: "
         "only worker pods can be killed"
@@ -457,7 +466,7 @@ def test_kill_worker_on_fake_api_server_refuses_the_head(fake):
 
 def test_kill_worker_on_fake_api_server_refuses_pods_of_other_clusters(fake):
     with pytest.raises(Ray101Error, match="pod ray101-single-head-9dlnm is not part of RayCluster ray101/ray101-multi"):
-        kube.kill_worker(kube.find("k8s-multi"), "ray101-single-head-9dlnm")
+        kube_chaos.kill_worker(discovery.find("k8s-multi"), "ray101-single-head-9dlnm")
     with pytest.raises(Ray101Error, match="RayCluster ray101/ray101-single has no worker pod to kill"):
-        kube.kill_worker(kube.find("k8s-single"))
+        kube_chaos.kill_worker(discovery.find("k8s-single"))
     assert not [r for r in fake.requests if r[0] == "DELETE"]

@@ -1,4 +1,4 @@
-"""cli/ray101/kube.py's port-forward plumbing with plain sockets: the local listeners and the bridge.
+"""cli/ray101/kube/portforward.py: the port-forward plumbing with plain sockets: the local listeners and the bridge.
 
 The remote side here is a local TCP echo server (or a socket pair), standing in for a pod's
 portforward stream; tests/test_kube_fake_api.py runs the real websocket stream.
@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from ray101 import kube
+from ray101.kube import portforward
 
 
 @pytest.fixture
@@ -66,7 +66,7 @@ def test_forwarder_listens_on_free_loopback_ports_and_bridges_bytes(echo_port):
         opened.append(port)
         return socket.create_connection(("127.0.0.1", echo_port), timeout=5)
 
-    forward = kube.Forwarder(open_remote, [8265, 8000], "port-forward to pod ns/p")
+    forward = portforward.Forwarder(open_remote, [8265, 8000], "port-forward to pod ns/p")
     try:
         assert set(forward.local) == {8265, 8000}
         assert len(set(forward.local.values())) == 2 and 0 not in forward.local.values()
@@ -80,7 +80,7 @@ def test_forwarder_listens_on_free_loopback_ports_and_bridges_bytes(echo_port):
 
 
 def test_forwarder_serves_concurrent_connections(echo_port):
-    forward = kube.Forwarder(lambda port: socket.create_connection(("127.0.0.1", echo_port)),
+    forward = portforward.Forwarder(lambda port: socket.create_connection(("127.0.0.1", echo_port)),
                              [8265], "port-forward to pod ns/p")
     results = {}
 
@@ -102,7 +102,7 @@ def test_forwarder_records_why_a_stream_could_not_open():
     def open_remote(port):
         raise ConnectionRefusedError(111, "Connection refused")
 
-    forward = kube.Forwarder(open_remote, [8265], "port-forward to pod ns/p")
+    forward = portforward.Forwarder(open_remote, [8265], "port-forward to pod ns/p")
     try:
         with socket.create_connection(("127.0.0.1", forward.local[8265]), timeout=5) as sock:
             assert sock.recv(10) == b""  # closed by the forwarder
@@ -137,7 +137,7 @@ def test_forwarder_records_a_stream_closed_without_an_answer():
         def close(self):
             self.a.close()
 
-    forward = kube.Forwarder(lambda port: Refusing(), [8265], "port-forward to pod ns/p")
+    forward = portforward.Forwarder(lambda port: Refusing(), [8265], "port-forward to pod ns/p")
     try:
         with socket.create_connection(("127.0.0.1", forward.local[8265]), timeout=5) as sock:
             sock.sendall(b"GET / HTTP/1.1\r\n\r\n")
@@ -151,7 +151,7 @@ def test_forwarder_records_a_stream_closed_without_an_answer():
 
 
 def test_forwarder_stops_listening_when_closed(echo_port):
-    forward = kube.Forwarder(lambda port: socket.create_connection(("127.0.0.1", echo_port)),
+    forward = portforward.Forwarder(lambda port: socket.create_connection(("127.0.0.1", echo_port)),
                              [8265], "port-forward to pod ns/p")
     port = forward.local[8265]
     forward.close()
@@ -164,7 +164,7 @@ def test_bridge_copies_both_ways_until_one_side_closes():
     app, local = socket.socketpair()
     remote, pod = socket.socketpair()
     answered = []
-    thread = threading.Thread(target=lambda: answered.append(kube.bridge(local, remote)))
+    thread = threading.Thread(target=lambda: answered.append(portforward.bridge(local, remote)))
     thread.start()
     app.sendall(b"request")
     assert pod.recv(100) == b"request"
@@ -185,17 +185,17 @@ def test_bridge_reports_no_answer_when_the_remote_closes_first():
     remote, pod = socket.socketpair()
     pod.close()
     app.close()
-    assert kube.bridge(local, remote) is False
+    assert portforward.bridge(local, remote) is False
     for sock in (app, local, remote):
         sock.close()
 
 
 def test_forward_failure_message_mentions_the_port_forward():
-    forward = kube.Forwarder(lambda port: None, [], "port-forward to pod ray101/h")
+    forward = portforward.Forwarder(lambda port: None, [], "port-forward to pod ray101/h")
     base = "cannot reach the Jobs API at http://127.0.0.1:1 (list jobs): is the cluster up?"
-    assert kube.explain_forward_failure(base, forward) == f"{base} (through the port-forward to pod ray101/h)"
-    assert kube.explain_forward_failure("list jobs: no such job on k8s-multi", forward) == (
+    assert portforward.explain_forward_failure(base, forward) == f"{base} (through the port-forward to pod ray101/h)"
+    assert portforward.explain_forward_failure("list jobs: no such job on k8s-multi", forward) == (
         "list jobs: no such job on k8s-multi")
     forward.error = "cannot open a stream to port 8265: Handshake status 404 Not Found"
-    assert kube.explain_forward_failure(base, forward).startswith(
+    assert portforward.explain_forward_failure(base, forward).startswith(
         f"{base}; the port-forward to pod ray101/h failed: cannot open a stream to port 8265")

@@ -19,6 +19,7 @@ from typing import Callable
 
 from ray101 import targets
 from ray101.errors import Ray101Error
+from ray101.models import K8S, LOCAL
 
 
 def _local_node(cluster: str, name: str | None):
@@ -50,13 +51,13 @@ def _local_node(cluster: str, name: str | None):
 def kill_node(cluster: str, node: str | None = None) -> dict:
     """Kill one worker node of ``cluster`` (a named one, else a random live one); never the head."""
     target = targets.resolve(cluster)
-    if target.kind == targets.K8S:
-        from ray101 import kube
+    if target.kind == K8S:
+        from ray101.kube.chaos import kill_worker
 
-        pod = kube.kill_worker(target, node)
+        pod = kill_worker(target, node)
         return {"cluster": target.name, "kind": "k8s", "node": pod, "action": "pod deleted",
                 "next": "KubeRay starts a replacement pod"}
-    if target.kind != targets.LOCAL:
+    if target.kind != LOCAL:
         raise Ray101Error(f"chaos needs a local or KubeRay cluster, not a Jobs API URL ({target.name})")
     from ray101 import localcluster
 
@@ -85,7 +86,7 @@ def partition(cluster: str, node: str, seconds: float,
     if not seconds > 0:
         raise Ray101Error(f"--seconds must be > 0, not {seconds:g}")
     target = targets.resolve(cluster)
-    if target.kind != targets.LOCAL:
+    if target.kind != LOCAL:
         raise Ray101Error(f"partition works on local clusters in network namespaces, not on "
                           f"{target.name} ({target.kind})")
     plan, chosen = _local_node(target.name, node)

@@ -78,9 +78,11 @@ def run_matrix(
     on_start: Callable[[str, str], None] = lambda c, w: None,
     on_done: Callable[[dict], None] = lambda entry: None,
     timeout: float | None = None,
+    on_wait: Callable | None = None,
 ) -> tuple[list[dict], dict[str, dict]]:
     """Run each workload on each cluster (clusters one after another, so they never compete
-    for this machine's cores). Returns the run entries and the clusters' facts."""
+    for this machine's cores). Returns the run entries and the clusters' facts.
+    ``on_wait`` hears how a KubeRay cluster's readiness is coming along (``targets.connect``)."""
     from ray101 import runner, targets
     from ray101.jobsapi import JobsAPI
 
@@ -90,7 +92,7 @@ def run_matrix(
     facts: dict[str, dict] = {}
     index = 0
     for target in resolved:
-        with targets.connect(target) as conn:
+        with targets.connect(target, on_wait) as conn:
             api = JobsAPI(conn)
             for wl in wls:
                 on_start(target.name, wl.name)

@@ -16,7 +16,7 @@ from typing import Callable
 
 from ray101 import __version__
 from ray101.errors import Ray101Error
-from ray101.targets import Connection
+from ray101.models import Connection
 
 TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
 REQUEST_TIMEOUT_S = 10.0
@@ -143,8 +143,8 @@ class JobsAPI:
             **(metadata or {}),
         }
         kwargs = {}
-        if target.runtime_env:
-            kwargs["runtime_env"] = target.runtime_env
+        if self.conn.runtime_env:
+            kwargs["runtime_env"] = self.conn.runtime_env
         try:
             return self._call(
                 lambda: self.client.submit_job(

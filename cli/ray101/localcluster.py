@@ -28,8 +28,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from ray101 import state, targets
+from ray101 import registry, state
 from ray101.errors import Ray101Error
+from ray101.models import LOCAL, Target
 
 SINGLE = "local-single"
 MULTI = "local-multi"
@@ -513,10 +514,10 @@ def wait_ready(plan: Plan, cluster: str, token: str, timeout: float = 120.0) -> 
     )
 
 
-def target_for(plan: Plan, cluster: str) -> targets.Target:
+def target_for(plan: Plan, cluster: str) -> Target:
     head = plan.head(cluster)
-    return targets.Target(
-        name=cluster, kind=targets.LOCAL, jobs_url=jobs_url(plan, cluster),
+    return Target(
+        name=cluster, kind=LOCAL, jobs_url=jobs_url(plan, cluster),
         topology="single" if cluster == SINGLE else "multi",
         nodes=len(plan.cluster_nodes(cluster)),
         cpus=plan.cpus * len(plan.cluster_nodes(cluster)),
@@ -579,7 +580,7 @@ def up(cpus: float = 2, workers: int = 2, subnet: str | None = DEFAULT_SUBNET,
                 wait_for_node(plan, node, token)
     for cluster in (SINGLE, MULTI):
         wait_ready(plan, cluster, token)
-        targets.register(target_for(plan, cluster))
+        registry.register(target_for(plan, cluster))
         progress(f"{cluster}: {len(plan.cluster_nodes(cluster))} node(s) ready at {jobs_url(plan, cluster)}")
     return {"started": started, "plan": plan}
 
@@ -626,7 +627,7 @@ def down(progress=print) -> list[str]:
         shutil.rmtree(f"/tmp/{plan.prefix}", ignore_errors=True)
     mongo.stop()
     for name in (SINGLE, MULTI):
-        targets.unregister(name)
+        registry.unregister(name)
     _state_path().unlink(missing_ok=True)
     return stopped
 

@@ -38,6 +38,7 @@ def register(cli: click.Group) -> None:
         from rich.table import Table
 
         from ray101 import targets
+        from ray101.models import K8S
 
         rows = []
         for t in targets.all_targets(include_k8s=not no_k8s):
@@ -46,7 +47,7 @@ def register(cli: click.Group) -> None:
                 "topology": t.topology, "nodes": t.nodes, "cpus": t.cpus, "auth": t.auth,
                 "token_file": t.token_file, "answers": probe(t), **(
                     {k: t.extra.get(k) for k in ("state", "desired_workers", "available_workers")}
-                    if t.kind == targets.K8S else {}
+                    if t.kind == K8S else {}
                 ),
             })
         if as_json:
@@ -58,7 +59,7 @@ def register(cli: click.Group) -> None:
         table = Table("name", "kind", "Jobs API", "nodes", "CPUs", "auth", "token file", "answers")
         for r in rows:
             answers = "yes" if r["answers"] else "no"
-            if r["kind"] == targets.K8S:  # KubeRay: its state and workers available / desired
+            if r["kind"] == K8S:  # KubeRay: its state and workers available / desired
                 answers = (f"{r['state'] or 'no status'}, workers "
                            f"{r['available_workers'] or 0}/{r['desired_workers'] or 0}")
             table.add_row(r["name"], r["kind"], r["jobs_url"], str(r["nodes"] or "?"),

@@ -39,6 +39,7 @@ def register(cli: click.Group) -> None:
         from rich.table import Table
 
         from ray101 import comparison, runner, store
+        from ray101.commands import waiting
         from ray101.errors import Ray101Error
 
         runner.check_repeat(repeat)
@@ -78,7 +79,8 @@ def register(cli: click.Group) -> None:
 
             try:
                 runs, facts = comparison.run_matrix(
-                    cluster_names, names, repeat, run_id, on_start, on_done, timeout)
+                    cluster_names, names, repeat, run_id, on_start, on_done, timeout,
+                    on_wait=waiting.ReadyDisplay())
             except KeyboardInterrupt:
                 sys.exit(130)
         data = comparison.report(runs, facts, run_id, repeat, time.monotonic() - started)

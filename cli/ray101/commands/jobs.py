@@ -13,9 +13,10 @@ from ray101.commands.options import cluster_option, console, json_option, print_
 def _jobs_api(cluster: str):
     """The Jobs API of ``cluster``, connected for the duration of the ``with`` block."""
     from ray101 import targets
+    from ray101.commands import waiting
     from ray101.jobsapi import JobsAPI
 
-    with targets.connect(targets.resolve(cluster)) as conn:
+    with waiting.connect(targets.resolve(cluster)) as conn:
         yield JobsAPI(conn)
 
 

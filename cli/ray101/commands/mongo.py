@@ -139,11 +139,12 @@ def _seed_local(uri: str, movies: int, comments: int, drop: bool, quiet: bool) -
 def _seed_cluster(cluster: str, movies: int, comments: int, drop: bool) -> dict:
     # Seeding runs as a Ray job on the cluster, whose nodes reach MongoDB via RAY101_MONGO_URI.
     from ray101 import store, targets
+    from ray101.commands import waiting
     from ray101.jobsapi import JobsAPI
 
     args = ["--movies", str(movies), "--comments", str(comments)] + (["--drop"] if drop else [])
     target = targets.resolve(cluster)
-    with targets.connect(target) as conn:
+    with waiting.connect(target) as conn:
         api = JobsAPI(conn)
         job_id = api.submit_module("seed-mflix", "ray101_jobs.seed_mflix", args, store.new_run_id())
         click.echo(f"Seeding through job {job_id} on {target.name}", err=True)

@@ -60,6 +60,7 @@ def register(cli: click.Group) -> None:
         Example: ray101 run parallel-retrieve --cluster local-multi --repeat 3
         """
         from ray101 import runner, store, targets
+        from ray101.commands import waiting
         from ray101.errors import Ray101Error
         from ray101.jobsapi import JobsAPI
 
@@ -73,7 +74,7 @@ def register(cli: click.Group) -> None:
         entries = []
         failed = []
         try:
-            with targets.connect(target) as conn:
+            with waiting.connect(target) as conn:
                 api = JobsAPI(conn)
                 for index, (wl, values) in enumerate(chosen):
                     on_submit = None
@@ -111,13 +112,14 @@ def register(cli: click.Group) -> None:
         Example: ray101 submit task-dependencies --cluster local-single
         """
         from ray101 import runner, store, targets
+        from ray101.commands import waiting
         from ray101.jobsapi import JobsAPI
 
         runner.check_repeat(repeat)
         wl = runner.workload(workload)
         values = runner.parse_params(wl, params)
         target = targets.resolve(cluster)
-        with targets.connect(target) as conn:
+        with waiting.connect(target) as conn:
             job_id = JobsAPI(conn).submit(wl, values, repeat, store.new_run_id())
         if as_json:
             print_json({"job_id": job_id, "cluster": target.name, "workload": wl.name})

@@ -22,9 +22,11 @@ def register(cli: click.Group) -> None:
         Example: ray101 dashboard --cluster local-multi
         """
         from ray101 import targets
+        from ray101.commands import waiting
+        from ray101.models import K8S
 
         target = targets.resolve(cluster)
-        with targets.connect(target) as conn:
+        with waiting.connect(target) as conn:
             info = {"cluster": target.name, "dashboard": conn.jobs_url,
                     "jobs": f"{conn.jobs_url}/#/jobs", "token_file": target.token_file}
             if as_json:
@@ -39,7 +41,7 @@ def register(cli: click.Group) -> None:
                 import webbrowser
 
                 webbrowser.open(info["jobs"])
-            if target.kind == targets.K8S and not as_json:
+            if target.kind == K8S and not as_json:
                 click.echo("Port-forward open; press Ctrl-C to close it.")
                 try:
                     while True:
@@ -68,10 +70,11 @@ def register(cli: click.Group) -> None:
         import urllib.request
 
         from ray101 import targets
+        from ray101.commands import waiting
         from ray101.errors import Ray101Error
 
         target = targets.resolve(cluster)
-        with targets.connect(target) as conn:
+        with waiting.connect(target) as conn:
             if not conn.serve_url:
                 raise Ray101Error(f"cluster {target.name} has no known Serve address")
             url = f"{conn.serve_url}?{urllib.parse.urlencode({'data': data})}"

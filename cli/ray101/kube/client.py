@@ -1,0 +1,163 @@
+"""The Kubernetes API client for the current kube context, and its one error mapping.
+
+Namespace: ``RAY101_NAMESPACE``, else the kube context's namespace, else ``ray101`` (the
+Makefile's). Every call goes through :meth:`Kube.call`, which turns API and network failures
+into one-line errors.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from typing import Callable
+
+from ray101.errors import Ray101Error
+
+GROUP, VERSION, PLURAL = "ray.io", "v1", "rayclusters"
+PART_OF_SELECTOR = "app.kubernetes.io/part-of=ray101"
+DEFAULT_NAMESPACE = "ray101"
+API_TIMEOUT = (5, 15)  # connect, read (seconds) for every Kubernetes API call
+NO_CONTEXT_HINT = "run `make deploy` or set KUBECONFIG"
+
+
+@dataclasses.dataclass
+class Kube:
+    """An API client for the current kube context, and the namespace ray101 looks in."""
+
+    api: object  # kubernetes.client.ApiClient
+    context: str
+    namespace: str
+    host: str
+
+    @property
+    def custom(self):
+        from kubernetes import client
+
+        return client.CustomObjectsApi(self.api)
+
+    @property
+    def core(self):
+        from kubernetes import client
+
+        return client.CoreV1Api(self.api)
+
+    def plain(self, obj) -> dict:
+        """A typed API object as the dict the API server sent (camelCase keys)."""
+        return self.api.sanitize_for_serialization(obj)
+
+    def call(self, fn: Callable, what: str, missing: str | Callable[[], str] | None = None):
+        """Run one API call (``what`` says what it does: "list RayClusters in ..."); turn API
+        and network failures into one-line errors. ``missing``: the error for HTTP 404 (a
+        callable is asked only then)."""
+        from kubernetes.client.exceptions import ApiException
+        from urllib3.exceptions import HTTPError
+
+        try:
+            return fn()
+        except ApiException as exc:
+            if exc.status in (401, 403):
+                raise Ray101Error(
+                    f"the Kubernetes API (context {self.context}) refused to {what} "
+                    f"(HTTP {exc.status}): {api_message(exc)}"
+                ) from None
+            if exc.status == 404 and missing is not None:
+                raise Ray101Error(missing if isinstance(missing, str) else missing()) from None
+            raise Ray101Error(
+                f"cannot {what} (HTTP {exc.status}): {api_message(exc)}"
+            ) from None
+        except (HTTPError, OSError) as exc:
+            raise Ray101Error(
+                f"cannot reach the Kubernetes API server at {self.host} (context {self.context}) "
+                f"to {what}: {first_line(exc)}; is the cluster running? (`make cluster`)"
+            ) from None
+
+    # -- the reads and writes ray101 makes -----------------------------------------------------
+    def list_rayclusters(self) -> list[dict]:
+        data = self.call(
+            lambda: self.custom.list_namespaced_custom_object(
+                GROUP, VERSION, self.namespace, PLURAL, label_selector=PART_OF_SELECTOR,
+                _request_timeout=API_TIMEOUT,
+            ),
+            f"list RayClusters in namespace {self.namespace}",
+            missing="KubeRay is not installed (no ray.io/v1 RayCluster CRD): run `make operator`",
+        )
+        return list(data.get("items") or [])
+
+    def get_raycluster(self, name: str) -> dict:
+        def gone() -> str:
+            self.list_rayclusters()  # says so when the CRD itself is gone
+            return f"RayCluster {self.namespace}/{name} no longer exists (`make deploy` creates it)"
+
+        return self.call(
+            lambda: self.custom.get_namespaced_custom_object(
+                GROUP, VERSION, self.namespace, PLURAL, name, _request_timeout=API_TIMEOUT),
+            f"read RayCluster {self.namespace}/{name}",
+            missing=gone,
+        )
+
+    def list_pods(self, raycluster: str) -> list[dict]:
+        pods = self.call(
+            lambda: self.core.list_namespaced_pod(
+                self.namespace, label_selector=f"ray.io/cluster={raycluster}",
+                _request_timeout=API_TIMEOUT),
+            f"list the pods of RayCluster {self.namespace}/{raycluster}",
+        )
+        return self.plain(pods).get("items") or []
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:300]
+
+
+def api_message(exc) -> str:
+    try:
+        return json.loads(exc.body)["message"]
+    except Exception:
+        return (exc.reason or "").strip() or f"HTTP {exc.status}"
+
+
+def kubeconfig_path() -> str:
+    # Read KUBECONFIG now: the kubernetes package reads it once, at import.
+    return os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
+
+
+def client() -> Kube:
+    """Connect to the current kube context; a clear error when there is none."""
+    from kubernetes import client as k8s_client
+    from kubernetes import config
+    from kubernetes.config.config_exception import ConfigException
+
+    path = kubeconfig_path()
+    try:
+        _contexts, current = config.list_kube_config_contexts(config_file=path)
+        configuration = k8s_client.Configuration()
+        config.load_kube_config(config_file=path, client_configuration=configuration,
+                                persist_config=False)
+    except ConfigException as exc:
+        text = str(exc)
+        if "No configuration found" in text:
+            why = f"no kubeconfig at {path}"
+        elif "current-context" in text:
+            why = f"the kubeconfig {path} has no current context"
+        else:
+            why = f"the kubeconfig {path} is unusable ({first_line(exc)})"
+        raise Ray101Error(f"no Kubernetes context: {why}; {NO_CONTEXT_HINT}") from None
+    except (OSError, ValueError) as exc:  # unreadable file, bad YAML
+        raise Ray101Error(
+            f"no Kubernetes context: cannot read the kubeconfig {path} ({first_line(exc)}); "
+            f"{NO_CONTEXT_HINT}"
+        ) from None
+    configuration.retries = 1
+    namespace = (
+        os.environ.get("RAY101_NAMESPACE")
+        or (current.get("context") or {}).get("namespace")
+        or DEFAULT_NAMESPACE
+    )
+    return Kube(
+        api=k8s_client.ApiClient(configuration),
+        context=current.get("name", "?"),
+        namespace=namespace,
+        host=configuration.host,
+    )

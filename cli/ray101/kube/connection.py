@@ -1,0 +1,63 @@
+"""A KubeRay cluster made reachable: wait until it is ready, read its token, port-forward to its
+head pod (dashboard/Jobs API 8265, Serve 8000) on free ports of 127.0.0.1, closed when the
+``with`` block ends. The connection carries the runtime_env its jobs need."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Callable, Iterator
+
+from ray101.errors import Ray101Error
+from ray101.kube.client import client
+from ray101.kube.portforward import (DASHBOARD_PORT, SERVE_PORT, Forwarder, PodStream,
+                                     explain_forward_failure)
+from ray101.kube.readiness import ReadyProgress, wait_ready
+from ray101.kube.token import read_token
+from ray101.models import Connection, Target
+
+
+def jobs_runtime_env() -> dict:
+    """runtime_env shipping ``ray101_jobs`` (and pinned pymongo) to nodes of the stock image.
+
+    Ray names an uploaded py_module after its folder, which is the package's own.
+    """
+    from importlib.metadata import version
+
+    import ray101_jobs
+
+    return {"py_modules": [str(Path(ray101_jobs.__file__).parent)],
+            "excludes": ["__pycache__", "*.pyc"],
+            "pip": [f"pymongo=={version('pymongo')}"]}
+
+
+@contextlib.contextmanager
+def connect(target: Target,
+            on_wait: Callable[[ReadyProgress], None] | None = None) -> Iterator[Connection]:
+    """Wait for ``target``'s RayCluster, then port-forward to its head for the ``with`` block."""
+    kube = client()
+    head = wait_ready(kube, target, on_progress=on_wait)
+    token = None
+    if target.auth == "token":
+        secret = target.extra.get("auth_secret")
+        if not secret:
+            raise Ray101Error(f"cluster {target.name} uses token auth but its RayCluster names no "
+                              "Secret (spec.authOptions.secretName)")
+        token = read_token(kube, secret, target.name)
+    runtime_env = None if target.extra.get("jobs_in_image") else jobs_runtime_env()
+    pod = head["metadata"]["name"]
+    via = f"port-forward to pod {kube.namespace}/{pod}"
+    forward = Forwarder(lambda port: PodStream(kube, pod, port), [DASHBOARD_PORT, SERVE_PORT], via)
+    try:
+        yield Connection(
+            target=target,
+            jobs_url=f"http://127.0.0.1:{forward.local[DASHBOARD_PORT]}",
+            token=token,
+            serve_url=f"http://127.0.0.1:{forward.local[SERVE_PORT]}/echo",
+            via=via,
+            runtime_env=runtime_env,
+        )
+    except Ray101Error as exc:
+        raise Ray101Error(explain_forward_failure(exc.message, forward)) from None
+    finally:
+        forward.close()

@@ -1,0 +1,174 @@
+"""The port-forward to a head pod, in-process: ``kubectl port-forward`` without kubectl.
+
+:class:`Forwarder` listens on free ports of 127.0.0.1 and bridges each accepted connection to a
+fresh stream from ``open_remote`` (for a pod, a Kubernetes portforward websocket,
+:class:`PodStream`); :func:`bridge` copies the bytes both ways.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import select
+import socket
+import threading
+from typing import Callable
+
+from ray101.kube.client import Kube, first_line
+
+DASHBOARD_PORT = 8265  # dashboard and Jobs API
+SERVE_PORT = 8000
+
+
+def stream_error(exc: BaseException) -> str:
+    """Why a portforward stream did not open (the client wraps websocket errors as status 0)."""
+    reason = getattr(exc, "reason", None)
+    if getattr(exc, "status", None) == 0 and reason:
+        text = str(reason).split(" -+-+- ")[0]  # websocket-client appends headers and body
+        return first_line(RuntimeError(text))
+    return first_line(exc)
+
+
+class Forwarder:
+    """``kubectl port-forward`` in-process: a listener on 127.0.0.1 per remote port, and a
+    thread per accepted connection bridging its bytes to a fresh stream from ``open_remote``.
+
+    ``open_remote(port)`` returns a connected socket-like object (``recv``, ``sendall``,
+    ``fileno``, ``close``); for a pod it is a Kubernetes portforward stream. Failures are kept in
+    ``error`` so that the caller can say why a request through the forward failed.
+    """
+
+    def __init__(self, open_remote: Callable[[int], object], ports: list[int], what: str):
+        self.open_remote = open_remote
+        self.what = what
+        self.error: str | None = None
+        self.local: dict[int, int] = {}
+        self._listeners: list[socket.socket] = []
+        self._closed = threading.Event()
+        for port in ports:
+            listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind(("127.0.0.1", 0))
+            listener.listen(32)
+            listener.settimeout(0.2)
+            self._listeners.append(listener)
+            self.local[port] = listener.getsockname()[1]
+            threading.Thread(target=self._accept, args=(listener, port), daemon=True,
+                             name=f"ray101 forward :{self.local[port]} -> {port}").start()
+
+    def _accept(self, listener: socket.socket, port: int) -> None:
+        while not self._closed.is_set():
+            try:
+                conn, _ = listener.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            conn.settimeout(None)
+            threading.Thread(target=self._serve, args=(conn, port), daemon=True).start()
+
+    def _serve(self, conn: socket.socket, port: int) -> None:
+        try:
+            remote = self.open_remote(port)
+        except Exception as exc:  # the pod is gone, the API server unreachable, ...
+            self.error = f"cannot open a stream to port {port}: {stream_error(exc)}"
+            conn.close()
+            return
+        try:
+            answered = bridge(conn, remote, self._closed)
+            if not answered and not self._closed.is_set():
+                why = getattr(remote, "failure", lambda: None)()
+                self.error = why or f"the connection to port {port} closed without an answer"
+            else:
+                self.error = None
+        finally:
+            for sock in (conn, remote):
+                with contextlib.suppress(OSError):
+                    sock.close()
+
+    def close(self) -> None:
+        self._closed.set()
+        for listener in self._listeners:
+            with contextlib.suppress(OSError):
+                listener.close()
+
+
+def bridge(local, remote, stop: threading.Event | None = None) -> bool:
+    """Copy bytes both ways until both sides are done; True if ``remote`` sent anything.
+
+    An end of stream from one side is passed on as a half-close (``shutdown(SHUT_WR)``) of the
+    other, so a client may stop sending and still read the whole answer.
+    """
+    answered = False
+    peers = {local: remote, remote: local}
+    reading = [local, remote]
+    while reading and (stop is None or not stop.is_set()):
+        try:
+            readable, _, _ = select.select(reading, [], [], 0.5)
+        except (OSError, ValueError):  # a side was closed under us
+            return answered
+        for sock in readable:
+            try:
+                data = sock.recv(65536)
+            except OSError:
+                return answered
+            if not data:
+                if sock is remote and not answered:
+                    return False  # refused or dropped: let the caller say why before closing
+                reading.remove(sock)
+                try:
+                    peers[sock].shutdown(socket.SHUT_WR)
+                except (OSError, AttributeError):
+                    return answered
+                continue
+            if sock is remote:
+                answered = True
+            try:
+                peers[sock].sendall(data)
+            except OSError:
+                return answered
+    return answered
+
+
+class PodStream:
+    """One Kubernetes portforward websocket to one pod port, as a socket."""
+
+    def __init__(self, kube: Kube, pod: str, port: int):
+        from kubernetes.stream import portforward
+
+        self.port = port
+        self.pf = portforward(kube.core.connect_get_namespaced_pod_portforward, pod,
+                              kube.namespace, ports=str(port))
+        self.sock = self.pf.socket(port)
+        self.sock.setblocking(True)
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def recv(self, size: int) -> bytes:
+        return self.sock.recv(size)
+
+    def sendall(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def shutdown(self, how: int) -> None:
+        self.sock.shutdown(how)
+
+    def failure(self) -> str | None:
+        error = self.pf.error(self.port)
+        return error.strip() if error else None
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.pf.close()
+
+
+def explain_forward_failure(message: str, forward: Forwarder) -> str:
+    """Add the port-forward's side of the story to a Jobs API connection error."""
+    unreachable = message.startswith(("cannot reach the Jobs API", "the Jobs API at")) and (
+        "did not answer" in message or "cannot reach" in message)
+    if forward.error:
+        return (f"{message}; the {forward.what} failed: {forward.error} (is the head pod still "
+                "running? the next ray101 command opens a new port-forward)")
+    if unreachable:
+        return f"{message} (through the {forward.what})"
+    return message
