@@ -32,7 +32,7 @@ demo: venv mongo-server ## Start MongoDB and the local clusters, then compare ev
 	$(RAY101) local up
 	$(RAY101) compare --clusters local-single,local-multi --out $(RESULTS)
 	@echo
-	@echo "Results: $(RESULTS)/compare.md, compare.json, compare.png"
+	@echo "Results: $(RESULTS)/compare.html (open it in a browser), compare.md, compare.json, compare.png"
 	@echo "The clusters are still up: ray101 dashboard --cluster local-multi"
 	@echo "Stop them with: make down   (or: $(RAY101) local down)"
 

@@ -62,6 +62,9 @@ def test_submit_returns_at_once_and_jobs_commands_follow_it(lab):
                                 check=True).stdout)
     assert status["status"] == "SUCCEEDED"
     assert status["metadata"]["workload"] == "parallel-retrieve"
+    # The Ray dashboard's Name column and filter read metadata.job_name.
+    assert status["metadata"]["job_name"] == \
+        "parallel-retrieve on local-multi (multi-node, repeat 1)"
     deleted = lab.cli("jobs", "delete", job_id, "--cluster", "local-multi")
     assert deleted.returncode == 0 and "deleted" in deleted.stdout
     gone = lab.cli("jobs", "status", job_id, "--cluster", "local-multi")

@@ -10,7 +10,7 @@ from test_faults_common import Background, stop_jobs_of, wait_for
 
 from conftest import REPO
 
-FILES = ("compare.json", "compare.md", "compare.png")
+FILES = ("compare.json", "compare.md", "compare.png", "compare.html")
 
 
 def _every_run_file_parses(lab) -> int:
@@ -84,6 +84,7 @@ def test_writers_killed_at_random_moments_never_leave_a_torn_file(lab, tmp_path)
         assert json.loads((out / "compare.json").read_text())["run_id"]
         assert (out / "compare.md").read_text().startswith("# ray101 compare")
         assert (out / "compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert (out / "compare.html").read_text().rstrip().endswith("</html>")
         _every_run_file_parses(lab)
 
 

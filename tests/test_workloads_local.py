@@ -1,5 +1,6 @@
 """Every workload on both local clusters, through `ray101 compare`: outputs, files, agreement."""
 
+import base64
 import json
 
 import pytest
@@ -80,7 +81,7 @@ def test_multi_node_work_really_spreads_over_nodes(compared):
     assert len(single["node_ips"]) == 1
 
 
-def test_compare_writes_json_markdown_and_png(compared):
+def test_compare_writes_json_markdown_png_and_html(compared):
     data, out = compared
     on_disk = json.loads((out / "compare.json").read_text())
     assert on_disk["consistent"] is True
@@ -91,7 +92,13 @@ def test_compare_writes_json_markdown_and_png(compared):
     md = (out / "compare.md").read_text()
     assert "| workload | cluster | cold s | warm s |" in md
     assert all(w in md for w in ALL)
-    assert (out / "compare.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    png = (out / "compare.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    # The HTML report stands alone: the table and the very same picture, embedded.
+    page = (out / "compare.html").read_text()
+    assert "<td>parallel-retrieve</td>" in page and "<th>speedup</th>" in page
+    assert f"data:image/png;base64,{base64.b64encode(png).decode()}" in page
+    assert "src=\"http" not in page and "href=" not in page
     assert not list(out.glob(".*.tmp")), "no temp files left behind"
 
 

@@ -65,6 +65,13 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:40] or "cluster"
 
 
+def job_name(workload: str, cluster: str, topology: str, repeat: str | None = None) -> str:
+    """The name the Ray dashboard shows in its jobs list (its Name column and filter)."""
+    shape = f"{topology}-node" if topology in ("single", "multi") else topology
+    name = f"{workload} on {cluster} ({shape}"
+    return name + (f", repeat {repeat})" if repeat else ")")
+
+
 class JobsAPI:
     """One cluster's Jobs API, reached through ``conn``."""
 
@@ -134,10 +141,12 @@ class JobsAPI:
         target = self.conn.target
         entrypoint = shlex.join(["python", "-m", module, *argv])
         submission_id = f"ray101-{name}-{slug(target.name)}-{run_id}-{index}"
+        topology = target.topology or "unknown"
         tags = {
+            "job_name": job_name(name, target.name, topology, (metadata or {}).get("repeat")),
             "workload": name,
             "cluster": target.name,
-            "topology": target.topology or "unknown",
+            "topology": topology,
             "run_id": run_id,
             "ray101_version": __version__,
             **(metadata or {}),
