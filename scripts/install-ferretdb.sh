@@ -5,17 +5,27 @@
 # start ("Invalid build/version/version.txt file content"): the module zip lacks the generated
 # version.txt. So: download the module, copy it to a scratch dir, write version.txt, go build.
 #
+# One change to the source: FerretDB's leak tracker (internal/util/resource) is on in every build:
+# each document/array iterator is added to a pprof profile (a stack walk) and gets a finalizer.
+# Its pprof showed that at ~12% of the server's CPU on full reads. Only debug builds
+# (-tags ferretdb_debug) use what it records, so Track/Untrack return at once in release builds,
+# as the tracker's own debugbuild.Enabled switch intends (docs/performance.md, "MongoDB server").
+#
 # Usage: scripts/install-ferretdb.sh [TOOLS_DIR]   (default: $RAY101_TOOLS or <repo>/.tools)
-# Idempotent: does nothing when <tools>/bin/ferretdb --version already reports the version.
+# Idempotent: does nothing when <tools>/bin/ferretdb reports the version and <tools>/bin/ferretdb.build
+# names this build (BUILD below); FERRETDB_LEAK_TRACKER=on builds it unchanged.
 set -euo pipefail
 
 VERSION="${FERRETDB_VERSION:-v1.24.2}"
+TRACKER="${FERRETDB_LEAK_TRACKER:-off}"
+BUILD="$VERSION leak-tracker=$TRACKER"
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tools="${1:-${RAY101_TOOLS:-$repo_root/.tools}}"
 bin="$tools/bin/ferretdb"
 
-if [[ -x "$bin" ]] && "$bin" --version 2>/dev/null | grep -q "version: $VERSION\$\|$VERSION"; then
-  echo "ferretdb $VERSION already installed: $bin"
+if [[ -x "$bin" ]] && "$bin" --version 2>/dev/null | grep -q "version: $VERSION\$\|$VERSION" &&
+  [[ "$(cat "$bin.build" 2>/dev/null)" == "$BUILD" ]]; then
+  echo "ferretdb $BUILD already installed: $bin"
   exit 0
 fi
 
@@ -38,10 +48,21 @@ cp -R "$src/." "$work/"
 chmod -R u+w "$work"
 mkdir -p "$work/build/version"
 printf '%s' "$VERSION" > "$work/build/version/version.txt"
+if [[ "$TRACKER" == off ]]; then
+  resource="$work/internal/util/resource/resource.go"
+  # After the argument checks, before the profile: `if !debugbuild.Enabled { return }`.
+  sed -i 's/^\tcheckArgs(obj, token)$/&\n\n\tif !debugbuild.Enabled {\n\t\treturn\n\t}/' "$resource"
+  if [[ "$(grep -cP '^\tif !debugbuild.Enabled {$' "$resource")" != 2 ]]; then
+    echo "error: could not switch off the leak tracker in $resource (FerretDB $VERSION changed?);" \
+      "FERRETDB_LEAK_TRACKER=on builds it unchanged" >&2
+    exit 1
+  fi
+fi
 
 mkdir -p "$tools/bin"
 # Build to a temp name, then rename: a half-written binary never looks installed.
 (cd "$work" && CGO_ENABLED=0 go build -trimpath -o "$bin.tmp" ./cmd/ferretdb)
 mv -f "$bin.tmp" "$bin"
+printf '%s\n' "$BUILD" > "$bin.build"
 "$bin" --version
 echo "installed $bin"

@@ -38,6 +38,13 @@ DEFAULT_PORT = 27017
 URI_ENV = "RAY101_MONGO_URI"
 SERVER_ENV = "RAY101_MONGO_SERVER"
 START_TIMEOUT = 30.0
+# FerretDB's Go runtime settings. Its CPU goes mostly to decoding stored rows into documents,
+# and about 15% to garbage collection with Go's default (GOGC=100): collecting only when the
+# heap reaches GOMEMLIMIT removes most of that, and the limit bounds the memory it takes.
+# RAY101_FERRETDB_GOGC / RAY101_FERRETDB_GOMEMLIMIT override them (docs/performance.md).
+FERRETDB_GO_ENV = {"GOGC": "off", "GOMEMLIMIT": "1GiB"}
+# What scripts/install-ferretdb.sh writes into <tools>/bin/ferretdb.build: the build ray101 uses.
+FERRETDB_BUILD = f"{FERRETDB_VERSION} leak-tracker=off"
 PING_TIMEOUT_MS = 10_000
 
 EXTERNAL, MONGOD, FERRETDB = "external", "mongod", "ferretdb"
@@ -203,6 +210,21 @@ def _ferretdb_version(path: Path) -> str | None:
     return match.group(1) if match else None
 
 
+def _ferretdb_build(path: Path) -> str | None:
+    try:
+        return Path(f"{path}.build").read_text().strip()
+    except OSError:
+        return None
+
+
+def ferretdb_env() -> dict:
+    """The environment FerretDB runs with: ours, plus its Go runtime settings."""
+    env = dict(os.environ)
+    for key, default in FERRETDB_GO_ENV.items():
+        env[key] = os.environ.get(f"RAY101_FERRETDB_{key}") or default
+    return env
+
+
 def install_script() -> Path:
     return state.project_root() / "scripts" / "install-ferretdb.sh"
 
@@ -216,7 +238,7 @@ def install(force: bool = False) -> dict:
             raise Ray101Error(f"{SERVER_ENV}=mongod but mongod is not on PATH")
         return {"kind": MONGOD, "path": path, "version": None}
     path = ferretdb_path()
-    if force or _ferretdb_version(path) != FERRETDB_VERSION:
+    if force or _ferretdb_version(path) != FERRETDB_VERSION or _ferretdb_build(path) != FERRETDB_BUILD:
         if not shutil.which("go"):
             raise Ray101Error(
                 f"FerretDB {FERRETDB_VERSION} is not installed at {path} and building it needs Go: "
@@ -227,7 +249,8 @@ def install(force: bool = False) -> dict:
             raise Ray101Error(f"cannot build FerretDB: {script} is missing")
         if force and path.exists():
             path.unlink()
-        env = dict(os.environ, RAY101_TOOLS=str(state.tools_dir()), FERRETDB_VERSION=FERRETDB_VERSION)
+        env = dict(os.environ, RAY101_TOOLS=str(state.tools_dir()), FERRETDB_VERSION=FERRETDB_VERSION,
+                   FERRETDB_LEAK_TRACKER="off")
         proc = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True)
         if proc.returncode != 0:
             tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
@@ -362,6 +385,7 @@ def ensure_running(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, timeout: 
                     _command(k, binary, host, port),
                     stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                     start_new_session=True, cwd=mongo_dir(),
+                    env=ferretdb_env() if k == FERRETDB else None,
                 )  # fmt: skip
             except OSError as exc:
                 raise Ray101Error(f"cannot start {binary}: {exc.strerror}") from None
