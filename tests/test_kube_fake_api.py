@@ -126,11 +126,11 @@ def test_discovery_against_fake_api_server_lists_chart_rayclusters(fake):
     assert (multi.kind, multi.topology, multi.nodes, multi.cpus) == ("k8s", "multi", 3, 6.0)
     assert (single.topology, single.nodes, single.cpus) == ("single", 1, 2.0)
     assert multi.jobs_url is None and multi.auth == "token"
-    assert multi.token_file == "secret:ray101/ray101-ray-auth"
-    assert multi.extra["state"] == "ready" and multi.extra["ready"] is True
-    assert (multi.extra["desired_workers"], multi.extra["available_workers"],
-            multi.extra["ready_workers"]) == (2, 2, 2)
-    assert multi.extra["raycluster"] == "ray101-multi"
+    assert multi.token_secret == "ray101/ray101-ray-auth" and multi.token_file is None
+    assert multi.kube.state == "ready" and multi.kube.ready is True
+    assert (multi.kube.desired_workers, multi.kube.available_workers,
+            multi.kube.ready_workers) == (2, 2, 2)
+    assert multi.kube.raycluster == "ray101-multi"
     assert ("GET", "/apis/ray.io/v1/namespaces/ray101/rayclusters"
             "?labelSelector=app.kubernetes.io/part-of%3Dray101") in fake.requests
 
@@ -139,9 +139,9 @@ def test_discovery_against_fake_api_server_reports_state_of_unready_clusters(fak
     fake.add(fk.raycluster("big", 4, status=fk.starting_status(4)))
     fake.add(fk.raycluster("new", 1, ready=False))
     found = {t.name: t for t in discovery.discover()}
-    assert found["k8s-big"].extra["ready"] is False
-    assert (found["k8s-big"].extra["desired_workers"], found["k8s-big"].extra["available_workers"]) == (4, 0)
-    assert found["k8s-new"].extra["state"] == "(no status)"
+    assert found["k8s-big"].kube.ready is False
+    assert (found["k8s-big"].kube.desired_workers, found["k8s-big"].kube.available_workers) == (4, 0)
+    assert found["k8s-new"].kube.state == "(no status)"
 
 
 def test_discovery_against_fake_api_server_counts_cpus_from_limits_without_num_cpus(fake):
@@ -171,7 +171,8 @@ def test_clusters_json_lists_local_and_k8s_clusters_from_fake_api_server(fake, t
     assert list(rows) == ["local-single", "k8s-big", "k8s-multi", "k8s-single"]
     assert rows["k8s-multi"]["kind"] == "k8s" and rows["k8s-multi"]["state"] == "ready"
     assert rows["k8s-multi"]["answers"] is True and rows["k8s-big"]["answers"] is False
-    assert rows["k8s-multi"]["token_file"] == "secret:ray101/ray101-ray-auth"
+    assert rows["k8s-multi"]["token_secret"] == "ray101/ray101-ray-auth"
+    assert rows["k8s-multi"]["token_file"] is None
     assert rows["k8s-multi"]["nodes"] == 3 and rows["k8s-multi"]["cpus"] == 6.0
     result, table = invoke("clusters")
     assert result.exit_code == 0 and "k8s-multi" in table
@@ -334,7 +335,7 @@ def test_wait_ready_against_fake_api_server_returns_once_cluster_becomes_ready(f
 
     fake.on_request = evolve
     target = discovery.find("k8s-multi")
-    assert target.extra["ready"] is False
+    assert target.kube.ready is False
     reports = []
     pod = readiness.wait_ready(client(), target, timeout=10, on_progress=reports.append)
     assert pod["metadata"]["name"] == "ray101-multi-head-x7k2p"
@@ -369,7 +370,7 @@ def test_cli_commands_on_k8s_cluster_of_fake_api_server_send_the_token_and_never
         assert result.exit_code == 0, output
         outputs.append(output)
     info = json.loads(outputs[0])
-    assert info["token_file"] == "secret:ray101/ray101-ray-auth"
+    assert info["token_secret"] == "ray101/ray101-ray-auth" and info["token_file"] is None
     assert info["dashboard"].startswith("http://127.0.0.1:")
     assert json.loads(outputs[1]) == []
     assert json.loads(outputs[2]) == {"echo": "Hello"}

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import shlex
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from ray101 import __version__
@@ -45,7 +45,7 @@ class JobOutcome:
     logs: str
     result: dict | None  # the job's RAY101_RESULT record (or its RAY101_ERROR record)
     seconds: float = 0.0  # submission to terminal state, as the CLI saw it
-    extra: dict = field(default_factory=dict)
+    deadline_hit: bool = False  # stopped by ray101 at --timeout
 
     @property
     def succeeded(self) -> bool:
@@ -249,7 +249,7 @@ class JobsAPI:
             logs=logs,
             result=parse_result(logs),
             seconds=time.monotonic() - started,
-            extra={"deadline_hit": deadline_hit},
+            deadline_hit=deadline_hit,
         )
 
     def _wait_terminal(self, job_id: str, seconds: float) -> str:

@@ -523,7 +523,6 @@ def target_for(plan: Plan, cluster: str) -> Target:
         cpus=plan.cpus * len(plan.cluster_nodes(cluster)),
         auth="token", token_file=str(token_file()),
         serve_url=f"http://{head.ip}:{head.serve_port}/echo",
-        extra={"netns": plan.netns},
     )
 
 

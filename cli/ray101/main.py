@@ -20,4 +20,5 @@ def cli():
 
 
 for module in (workloads, clusters, run, jobs, compare, local, mongo, serve, chaos):
-    module.register(cli)
+    for command in module.COMMANDS:
+        cli.add_command(command)

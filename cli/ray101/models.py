@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ray101.errors import Ray101Error
@@ -11,6 +11,22 @@ from ray101.errors import Ray101Error
 LOCAL = "local"
 K8S = "k8s"
 URL = "url"
+
+
+@dataclass
+class KubeInfo:
+    """What a KubeRay target's RayCluster said when it was discovered."""
+
+    namespace: str
+    raycluster: str  # the RayCluster's name
+    key: str  # label ray101.io/cluster: the target is k8s-<key>
+    state: str  # status.state, "(no status)" or "(none)"
+    ready: bool
+    desired_workers: int | None = None
+    ready_workers: int | None = None
+    available_workers: int | None = None
+    auth_secret: str | None = None  # the Secret's name, when the cluster uses token auth
+    jobs_in_image: bool = False  # the image has ray101_jobs: no runtime_env needed
 
 
 @dataclass
@@ -22,9 +38,10 @@ class Target:
     nodes: int | None = None
     cpus: float | None = None  # logical CPUs in the whole cluster
     auth: str = "none"  # token | none
-    token_file: str | None = None  # path only: the token itself is never stored here
+    token_file: str | None = None  # a path: the token itself is never stored here
+    token_secret: str | None = None  # KubeRay: the Secret holding the token, "<ns>/<name>"
     serve_url: str | None = None
-    extra: dict = field(default_factory=dict)
+    kube: KubeInfo | None = None  # KubeRay clusters only
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -32,7 +49,10 @@ class Target:
     @classmethod
     def from_dict(cls, data: dict) -> "Target":
         known = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        fields = {k: v for k, v in data.items() if k in known}
+        if fields.get("kube") is not None:
+            fields["kube"] = KubeInfo(**fields["kube"])
+        return cls(**fields)
 
     def read_token(self) -> str | None:
         if self.auth != "token":

@@ -55,14 +55,14 @@ def run_on(
     try:
         outcome = api.follow(job_id, on_log=on_log, timeout=timeout, started=started)
     except KeyboardInterrupt:
-        interrupted(api, job_id)
+        stop_on_interrupt(api, job_id)
         raise
     entry = store.entry_from(outcome, wl.name, api.conn.target.name, run_id, params, repeat)
     store.record(run_id, entry)
     return entry, outcome
 
 
-def interrupted(api: JobsAPI, job_id: str) -> None:
+def stop_on_interrupt(api: JobsAPI, job_id: str) -> None:
     """Ctrl-C while following: stop the job rather than leave it running unseen."""
     import click
 

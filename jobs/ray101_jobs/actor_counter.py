@@ -8,7 +8,7 @@ fails with a clear error instead.
 
 import ray
 
-from ray101_jobs.common import Outcome, Param, Workload, main
+from ray101_jobs.common import Repetition, Param, Workload, main
 
 WORKLOAD = Workload(
     name="actor-counter",
@@ -51,7 +51,7 @@ def placement(ip: str) -> dict:
     return {"scheduling_strategy": NodeAffinitySchedulingStrategy(alive[ip], soft=False)}
 
 
-def run_once(params: dict) -> Outcome:
+def run_once(params: dict) -> Repetition:
     options = placement(params["node"]) if params["node"] else {}
     # A fresh counter each repetition: same totals every time.
     counter = Counter.options(**options).remote()
@@ -65,7 +65,7 @@ def run_once(params: dict) -> Outcome:
     ip = ray.get(counter.where.remote())
     ray.kill(counter)
     print(totals)
-    return Outcome(output=totals, node_ips={ip})
+    return Repetition(output=totals, node_ips={ip})
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """What every workload shares: its parameters, the repeat loop, and the one result line.
 
 A workload module defines ``WORKLOAD`` (a :class:`Workload`: name, parameters, ideal runtime) and
-``run_once(params)`` (one repetition, returning an :class:`Outcome`), and ends with::
+``run_once(params)`` (one repetition, returning a :class:`Repetition`), and ends with::
 
     if __name__ == "__main__":
         main(WORKLOAD, run_once)
@@ -113,7 +113,7 @@ class Workload:
 
 
 @dataclass
-class Outcome:
+class Repetition:
     """What one repetition produced."""
 
     output: Any  # JSON-serialisable, compared across clusters
@@ -226,7 +226,7 @@ def _parse_args(workload: Workload, argv: list[str] | None) -> argparse.Namespac
     return args
 
 
-def main(workload: Workload, run_once: Callable[[dict], Outcome], argv=None) -> None:
+def main(workload: Workload, run_once: Callable[[dict], Repetition], argv=None) -> None:
     """Run ``workload`` as a job: parse arguments, repeat, print, report; exit 1 on failure."""
     args = _parse_args(workload, argv)
     try:
@@ -250,7 +250,7 @@ def _disconnect() -> None:
         ray.shutdown()
 
 
-def execute(workload: Workload, run_once: Callable[[dict], Outcome], params: dict, repeat: int):
+def execute(workload: Workload, run_once: Callable[[dict], Repetition], params: dict, repeat: int):
     import ray
 
     if not ray.is_initialized():

@@ -9,7 +9,7 @@ import time
 
 import ray
 
-from ray101_jobs.common import Outcome, Workload, digest_docs, main, mongo_client, mongo_uri
+from ray101_jobs.common import Repetition, Workload, digest_docs, main, mongo_client, mongo_uri
 from ray101_jobs.mongo_sequential import (
     COLLECTIONS,
     MONGO_PARAMS,
@@ -43,7 +43,7 @@ class Aggregator:
         return ray.util.get_node_ip_address()
 
 
-def run_once(params: dict) -> Outcome:
+def run_once(params: dict) -> Repetition:
     uri = mongo_uri()
     probe = mongo_client(uri, params["timeout_ms"])
     try:
@@ -62,7 +62,7 @@ def run_once(params: dict) -> Outcome:
     ips = set(ray.get([a.where.remote() for a in actors]))
     for actor in actors:
         ray.kill(actor)
-    return Outcome(output=output, node_ips=ips)
+    return Repetition(output=output, node_ips=ips)
 
 
 if __name__ == "__main__":

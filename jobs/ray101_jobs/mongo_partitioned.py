@@ -15,7 +15,7 @@ import time
 import ray
 
 from ray101_jobs.common import (
-    Outcome,
+    Repetition,
     Param,
     Workload,
     digest_docs,
@@ -109,7 +109,7 @@ def pool(size: int, timeout_ms: int) -> list:
     return _pool
 
 
-def run_once(params: dict) -> Outcome:
+def run_once(params: dict) -> Repetition:
     uri = mongo_uri()
     db = params["database"]
     start = time.perf_counter()
@@ -142,7 +142,7 @@ def run_once(params: dict) -> Outcome:
         ips.add(ip)
     output = mongo_output({name: merge_digests(parts) for name, parts in per_collection.items()})
     show(output, time.perf_counter() - start)
-    return Outcome(output=output, node_ips=ips, extra={"ranges": len(ranges)})
+    return Repetition(output=output, node_ips=ips, extra={"ranges": len(ranges)})
 
 
 def _pairs(bounds: list) -> list:

@@ -8,7 +8,7 @@ The server is found through ``RAY101_MONGO_URI`` in the Ray node's environment.
 import time
 
 from ray101_jobs.common import (
-    Outcome,
+    Repetition,
     Param,
     Workload,
     digest_docs,
@@ -80,7 +80,7 @@ def show(output: dict, seconds: float) -> None:
     print(f"Execution time: {seconds:.2f} seconds")
 
 
-def run_once(params: dict) -> Outcome:
+def run_once(params: dict) -> Repetition:
     uri = mongo_uri()
     start = time.perf_counter()
     client = mongo_client(uri, params["timeout_ms"])
@@ -94,7 +94,7 @@ def run_once(params: dict) -> Outcome:
         client.close()
     output = mongo_output(per_collection)
     show(output, time.perf_counter() - start)
-    return Outcome(output=output, node_ips={node_ip()})
+    return Repetition(output=output, node_ips={node_ip()})
 
 
 if __name__ == "__main__":

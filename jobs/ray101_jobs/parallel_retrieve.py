@@ -9,7 +9,7 @@ import time
 
 import ray
 
-from ray101_jobs.common import Outcome, Param, Workload, main
+from ray101_jobs.common import Repetition, Param, Workload, main
 from ray101_jobs.sequential_retrieve import database, show
 
 WORKLOAD = Workload(
@@ -34,14 +34,14 @@ def retrieve(index: int, word: str, seconds: float, fail: bool):
     return [index, word], ray.util.get_node_ip_address()
 
 
-def run_once(params: dict) -> Outcome:
+def run_once(params: dict) -> Repetition:
     words = database(params["items"])
     start = time.perf_counter()
     refs = [retrieve.remote(i, w, params["seconds"], params["fail"]) for i, w in enumerate(words)]
     results = ray.get(refs)
     pairs = [pair for pair, _ in results]
     show(time.perf_counter() - start, pairs)
-    return Outcome(output=pairs, node_ips={ip for _, ip in results})
+    return Repetition(output=pairs, node_ips={ip for _, ip in results})
 
 
 if __name__ == "__main__":

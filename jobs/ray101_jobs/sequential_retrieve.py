@@ -5,7 +5,7 @@ Six items at one second each take six seconds: what the other workloads are meas
 
 import time
 
-from ray101_jobs.common import Outcome, Param, Workload, main, node_ip
+from ray101_jobs.common import Repetition, Param, Workload, main, node_ip
 
 WORKLOAD = Workload(
     name="sequential-retrieve",
@@ -36,12 +36,12 @@ def show(runtime: float, pairs: list) -> None:
         print((index, word))
 
 
-def run_once(params: dict) -> Outcome:
+def run_once(params: dict) -> Repetition:
     words = database(params["items"])
     start = time.perf_counter()
     pairs = [retrieve(i, words, params["seconds"]) for i in range(len(words))]
     show(time.perf_counter() - start, pairs)
-    return Outcome(output=pairs, node_ips={node_ip()})
+    return Repetition(output=pairs, node_ips={node_ip()})
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from ray101_jobs.common import Outcome, Param, Workload, main, node_ip
+from ray101_jobs.common import Repetition, Param, Workload, main, node_ip
 
 APP_NAME = "echo"
 ROUTE = "/echo"
@@ -77,7 +77,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
-def run_once(params: dict) -> Outcome:
+def run_once(params: dict) -> Repetition:
     url = deploy()
     status, text = call(url, params["data"])
     if status != 200:
@@ -99,7 +99,7 @@ def run_once(params: dict) -> Outcome:
 
         serve.delete(APP_NAME)
         print("echo app deleted (shutdown=true)")
-    return Outcome(
+    return Repetition(
         output={"answer": text, "missing_data_status": missing_status},
         node_ips={node_ip()},
         extra={"p50_ms": round(p50, 2), "p99_ms": round(p99, 2)},

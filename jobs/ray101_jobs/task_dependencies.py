@@ -9,7 +9,7 @@ import time
 
 import ray
 
-from ray101_jobs.common import Outcome, Param, Workload, main
+from ray101_jobs.common import Repetition, Param, Workload, main
 
 WORKLOAD = Workload(
     name="task-dependencies",
@@ -40,13 +40,13 @@ def aggregate(*results, fail: bool = False):
     return total, sorted(ips)
 
 
-def run_once(params: dict) -> Outcome:
+def run_once(params: dict) -> Repetition:
     start = time.perf_counter()
     refs = [process.remote(i, params["seconds"]) for i in range(params["tasks"])]
     total, ips = ray.get(aggregate.remote(*refs, fail=params["fail"]))
     print(f"Aggregated result: {total}")
     print(f"Runtime: {time.perf_counter() - start:.2f} seconds")
-    return Outcome(output=total, node_ips=set(ips))
+    return Repetition(output=total, node_ips=set(ips))
 
 
 if __name__ == "__main__":

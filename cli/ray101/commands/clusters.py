@@ -10,7 +10,7 @@ def probe(target) -> bool:
     import urllib.request
 
     if target.jobs_url is None:
-        return bool(target.extra.get("ready"))
+        return bool(target.kube and target.kube.ready)
     try:
         token = target.read_token()
     except Exception:
@@ -24,45 +24,48 @@ def probe(target) -> bool:
         return False
 
 
-def register(cli: click.Group) -> None:
-    @cli.command("clusters")
-    @json_option
-    @click.option("--no-k8s", is_flag=True, help="Skip looking for KubeRay clusters.")
-    def clusters_cmd(as_json, no_k8s):
-        """List registered local clusters and the KubeRay clusters of the kube context.
+@click.command("clusters")
+@json_option
+@click.option("--no-k8s", is_flag=True, help="Skip looking for KubeRay clusters.")
+def clusters_cmd(as_json, no_k8s):
+    """List registered local clusters and the KubeRay clusters of the kube context.
 
-        The token file's path is shown, never the token.
+    The token file's path (KubeRay: the Secret's name) is shown, never the token.
 
-        Example: ray101 clusters --json
-        """
-        from rich.table import Table
+    Example: ray101 clusters --json
+    """
+    from rich.table import Table
 
-        from ray101 import targets
-        from ray101.models import K8S
+    from ray101 import targets
+    from ray101.models import K8S
 
-        rows = []
-        for t in targets.all_targets(include_k8s=not no_k8s):
-            rows.append({
-                "name": t.name, "kind": t.kind, "jobs_url": t.jobs_url or "(port-forward)",
-                "topology": t.topology, "nodes": t.nodes, "cpus": t.cpus, "auth": t.auth,
-                "token_file": t.token_file, "answers": probe(t), **(
-                    {k: t.extra.get(k) for k in ("state", "desired_workers", "available_workers")}
-                    if t.kind == K8S else {}
-                ),
-            })
-        if as_json:
-            print_json(rows)
-            return
-        if not rows:
-            click.echo("No clusters: run `ray101 local up` (or `make deploy` for Kubernetes).")
-            return
-        table = Table("name", "kind", "Jobs API", "nodes", "CPUs", "auth", "token file", "answers")
-        for r in rows:
-            answers = "yes" if r["answers"] else "no"
-            if r["kind"] == K8S:  # KubeRay: its state and workers available / desired
-                answers = (f"{r['state'] or 'no status'}, workers "
-                           f"{r['available_workers'] or 0}/{r['desired_workers'] or 0}")
-            table.add_row(r["name"], r["kind"], r["jobs_url"], str(r["nodes"] or "?"),
-                          f"{r['cpus']:g}" if r["cpus"] else "?", r["auth"],
-                          r["token_file"] or "—", answers)
-        console().print(table)
+    rows = []
+    for t in targets.all_targets(include_k8s=not no_k8s):
+        rows.append({
+            "name": t.name, "kind": t.kind, "jobs_url": t.jobs_url or "(port-forward)",
+            "topology": t.topology, "nodes": t.nodes, "cpus": t.cpus, "auth": t.auth,
+            "token_file": t.token_file, "token_secret": t.token_secret, "answers": probe(t), **(
+                {k: getattr(t.kube, k) for k in ("state", "desired_workers", "available_workers")}
+                if t.kube else {}
+            ),
+        })
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        click.echo("No clusters: run `ray101 local up` (or `make deploy` for Kubernetes).")
+        return
+    table = Table("name", "kind", "Jobs API", "nodes", "CPUs", "auth", "token", "answers")
+    for r in rows:
+        answers = "yes" if r["answers"] else "no"
+        if r["kind"] == K8S:  # KubeRay: its state and workers available / desired
+            answers = (f"{r['state'] or 'no status'}, workers "
+                       f"{r['available_workers'] or 0}/{r['desired_workers'] or 0}")
+        table.add_row(r["name"], r["kind"], r["jobs_url"], str(r["nodes"] or "?"),
+                      f"{r['cpus']:g}" if r["cpus"] else "?", r["auth"],
+                      r["token_file"] or (r["token_secret"] and f"Secret {r['token_secret']}") or "—",
+                      answers)
+    console().print(table)
+
+
+COMMANDS = [clusters_cmd]

@@ -13,93 +13,95 @@ def _split(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-def register(cli: click.Group) -> None:
-    @cli.command("compare")
-    @click.option("--clusters", default="local-single,local-multi", show_default=True,
-                  help="Comma-separated cluster names (or Jobs API URLs).")
-    @click.option("--workloads", "workload_list", default="all", show_default=True,
-                  help="`all` or comma-separated workload names.")
-    @click.option("--repeat", "-n", type=int, default=3, show_default=True,
-                  help="Repetitions per job: the first is cold, the rest warm.")
-    @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default="results",
-                  show_default=True, help="Folder for compare.json, compare.md, compare.png.")
-    @click.option("--timeout", type=float, default=600, show_default=True, metavar="S",
-                  help="Stop any one job after S seconds.")
-    @json_option
-    def compare_cmd(clusters, workload_list, repeat, out, timeout, as_json):
-        """Run every workload on every cluster and compare runtimes and outputs.
+@click.command("compare")
+@click.option("--clusters", default="local-single,local-multi", show_default=True,
+              help="Comma-separated cluster names (or Jobs API URLs).")
+@click.option("--workloads", "workload_list", default="all", show_default=True,
+              help="`all` or comma-separated workload names.")
+@click.option("--repeat", "-n", type=int, default=3, show_default=True,
+              help="Repetitions per job: the first is cold, the rest warm.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default="results",
+              show_default=True, help="Folder for compare.json, compare.md, compare.png.")
+@click.option("--timeout", type=float, default=600, show_default=True, metavar="S",
+              help="Stop any one job after S seconds.")
+@json_option
+def compare_cmd(clusters, workload_list, repeat, out, timeout, as_json):
+    """Run every workload on every cluster and compare runtimes and outputs.
 
-        Prints, per workload, the cold and warm runtime on each cluster against the ideal, the
-        speedup of multi-node over single-node, and whether the outputs agree; writes
-        compare.json, compare.md and compare.png. Exits 1 if a run failed or outputs differ.
+    Prints, per workload, the cold and warm runtime on each cluster against the ideal, the
+    speedup of multi-node over single-node, and whether the outputs agree; writes
+    compare.json, compare.md and compare.png. Exits 1 if a run failed or outputs differ.
 
-        Example: ray101 compare --clusters local-single,local-multi --repeat 3 --out results
-        """
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-        from rich.table import Table
+    Example: ray101 compare --clusters local-single,local-multi --repeat 3 --out results
+    """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
 
-        from ray101 import comparison, runner, store
-        from ray101.commands import waiting
-        from ray101.errors import Ray101Error
+    from ray101 import comparison, runner, store
+    from ray101.commands import waiting
+    from ray101.errors import Ray101Error
 
-        runner.check_repeat(repeat)
-        if timeout <= 0:
-            raise Ray101Error(f"--timeout must be > 0, not {timeout:g}")
-        cluster_names = _split(clusters)
-        if not cluster_names:
-            raise Ray101Error("--clusters names no cluster")
-        if len(set(cluster_names)) != len(cluster_names):
-            raise Ray101Error(f"--clusters repeats a name: {clusters}")
-        from ray101_jobs.registry import workloads
+    runner.check_repeat(repeat)
+    if timeout <= 0:
+        raise Ray101Error(f"--timeout must be > 0, not {timeout:g}")
+    cluster_names = _split(clusters)
+    if not cluster_names:
+        raise Ray101Error("--clusters names no cluster")
+    if len(set(cluster_names)) != len(cluster_names):
+        raise Ray101Error(f"--clusters repeats a name: {clusters}")
+    from ray101_jobs.registry import workloads
 
-        names = list(workloads()) if workload_list.strip() == "all" else _split(workload_list)
-        if not names:
-            raise Ray101Error("--workloads names no workload")
-        for name in names:
-            runner.workload(name)  # unknown names fail before anything runs
-        if out.exists() and not out.is_dir():
-            raise Ray101Error(f"--out {out} exists and is not a folder")
-        run_id = store.new_run_id()
-        started = time.monotonic()
-        progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn(
-            "{task.completed}/{task.total}"), TimeElapsedColumn(),
-            console=console().__class__(stderr=True), transient=True,
-            disable=as_json or not sys.stderr.isatty())
-        with progress:
-            task = progress.add_task("compare", total=len(names) * len(cluster_names))
+    names = list(workloads()) if workload_list.strip() == "all" else _split(workload_list)
+    if not names:
+        raise Ray101Error("--workloads names no workload")
+    for name in names:
+        runner.workload(name)  # unknown names fail before anything runs
+    if out.exists() and not out.is_dir():
+        raise Ray101Error(f"--out {out} exists and is not a folder")
+    run_id = store.new_run_id()
+    started = time.monotonic()
+    progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn(
+        "{task.completed}/{task.total}"), TimeElapsedColumn(),
+        console=console().__class__(stderr=True), transient=True,
+        disable=as_json or not sys.stderr.isatty())
+    with progress:
+        task = progress.add_task("compare", total=len(names) * len(cluster_names))
 
-            def on_start(cluster, workload):
-                progress.update(task, description=f"{workload} on {cluster}")
+        def on_start(cluster, workload):
+            progress.update(task, description=f"{workload} on {cluster}")
 
-            def on_done(entry):
-                progress.advance(task)
-                if not as_json and not sys.stderr.isatty():
-                    click.echo(f"{entry['workload']} on {entry['cluster']}: {entry['status']}",
-                               err=True)
+        def on_done(entry):
+            progress.advance(task)
+            if not as_json and not sys.stderr.isatty():
+                click.echo(f"{entry['workload']} on {entry['cluster']}: {entry['status']}",
+                           err=True)
 
-            try:
-                runs, facts = comparison.run_matrix(
-                    cluster_names, names, repeat, run_id, on_start, on_done, timeout,
-                    on_wait=waiting.ReadyDisplay())
-            except KeyboardInterrupt:
-                sys.exit(130)
-        data = comparison.report(runs, facts, run_id, repeat, time.monotonic() - started)
-        files = comparison.write(data, out)
-        if as_json:
-            print_json(data)
-        else:
-            header, body = comparison.table_rows(data)
-            table = Table(*header, title=f"ray101 compare {run_id}")
-            for row in body:
-                table.add_row(*row)
-            con = console()
-            con.print(table)
-            con.print(f"consistent: {str(data['consistent']).lower()}  ·  "
-                      f"{data['elapsed_s']:.0f} s  ·  wrote {', '.join(str(f) for f in files)}")
-        failed = [r for r in runs if r["status"] != "SUCCEEDED"]
-        if failed:
-            raise Ray101Error(f"{len(failed)} run(s) did not succeed: " + "; ".join(
-                r["message"] or r["status"] for r in failed))
-        if not data["consistent"]:
-            differ = [r["workload"] for r in data["rows"] if not r["outputs_agree"]]
-            raise Ray101Error(f"outputs differ between clusters for: {', '.join(differ)}")
+        try:
+            runs, facts = comparison.run_matrix(
+                cluster_names, names, repeat, run_id, on_start, on_done, timeout,
+                on_wait=waiting.ReadyDisplay())
+        except KeyboardInterrupt:
+            sys.exit(130)
+    data = comparison.report(runs, facts, run_id, repeat, time.monotonic() - started)
+    files = comparison.write(data, out)
+    if as_json:
+        print_json(data)
+    else:
+        header, body = comparison.table_rows(data)
+        table = Table(*header, title=f"ray101 compare {run_id}")
+        for row in body:
+            table.add_row(*row)
+        con = console()
+        con.print(table)
+        con.print(f"consistent: {str(data['consistent']).lower()}  ·  "
+                  f"{data['elapsed_s']:.0f} s  ·  wrote {', '.join(str(f) for f in files)}")
+    failed = [r for r in runs if r["status"] != "SUCCEEDED"]
+    if failed:
+        raise Ray101Error(f"{len(failed)} run(s) did not succeed: " + "; ".join(
+            r["message"] or r["status"] for r in failed))
+    if not data["consistent"]:
+        differ = [r["workload"] for r in data["rows"] if not r["outputs_agree"]]
+        raise Ray101Error(f"outputs differ between clusters for: {', '.join(differ)}")
+
+
+COMMANDS = [compare_cmd]

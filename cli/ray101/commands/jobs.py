@@ -33,104 +33,111 @@ def _details(info) -> dict:
     }
 
 
-def register(cli: click.Group) -> None:
-    @cli.group("jobs")
-    def jobs_group():
-        """Inspect and control the jobs of one cluster.
+@click.group("jobs")
+def jobs_group():
+    """Inspect and control the jobs of one cluster.
 
-        Example: ray101 jobs list --cluster local-multi
-        """
+    Example: ray101 jobs list --cluster local-multi
+    """
 
-    @jobs_group.command("list")
-    @cluster_option
-    @click.option("--all", "show_all", is_flag=True, help="Include jobs not submitted by ray101.")
-    @json_option
-    def list_cmd(cluster, show_all, as_json):
-        """List the cluster's jobs, newest first, with workload and topology.
 
-        Example: ray101 jobs list --cluster local-multi
-        """
-        from rich.table import Table
+@jobs_group.command("list")
+@cluster_option
+@click.option("--all", "show_all", is_flag=True, help="Include jobs not submitted by ray101.")
+@json_option
+def list_cmd(cluster, show_all, as_json):
+    """List the cluster's jobs, newest first, with workload and topology.
 
-        with _jobs_api(cluster) as api:
-            rows = [_details(j) for j in api.list()]
-        if not show_all:
-            rows = [r for r in rows if "workload" in r["metadata"]]
-        rows.sort(key=lambda r: r["start_time"] or 0, reverse=True)
-        if as_json:
-            print_json(rows)
+    Example: ray101 jobs list --cluster local-multi
+    """
+    from rich.table import Table
+
+    with _jobs_api(cluster) as api:
+        rows = [_details(j) for j in api.list()]
+    if not show_all:
+        rows = [r for r in rows if "workload" in r["metadata"]]
+    rows.sort(key=lambda r: r["start_time"] or 0, reverse=True)
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("job", "status", "workload", "topology", "started")
+    for r in rows:
+        started = time.strftime("%H:%M:%S", time.localtime((r["start_time"] or 0) / 1000))
+        table.add_row(r["job_id"], r["status"], r["metadata"].get("workload", "—"),
+                      r["metadata"].get("topology", "—"), started)
+    console().print(table)
+
+
+@jobs_group.command("status")
+@click.argument("job_id")
+@cluster_option
+@json_option
+def status_cmd(job_id, cluster, as_json):
+    """Show one job's status, message and driver exit code.
+
+    Example: ray101 jobs status ray101-parallel-retrieve-local-multi-... --cluster local-multi
+    """
+    with _jobs_api(cluster) as api:
+        details = _details(api.info(job_id))
+    if as_json:
+        print_json(details)
+        return
+    click.echo(f"{details['job_id']}: {details['status']}")
+    if details["message"]:
+        click.echo(f"message: {details['message'].strip().splitlines()[0]}")
+    if details["driver_exit_code"] is not None:
+        click.echo(f"driver exit code: {details['driver_exit_code']}")
+
+
+@jobs_group.command("logs")
+@click.argument("job_id")
+@cluster_option
+@click.option("--follow", "-f", is_flag=True, help="Keep printing until the job ends.")
+def logs_cmd(job_id, cluster, follow):
+    """Print a job's log (with --follow, until the job ends).
+
+    Example: ray101 jobs logs JOB_ID --cluster local-single --follow
+    """
+    from ray101.commands.run import log_printer
+
+    with _jobs_api(cluster) as api:
+        if not follow:
+            click.echo(api.logs(job_id), nl=False)
             return
-        table = Table("job", "status", "workload", "topology", "started")
-        for r in rows:
-            started = time.strftime("%H:%M:%S", time.localtime((r["start_time"] or 0) / 1000))
-            table.add_row(r["job_id"], r["status"], r["metadata"].get("workload", "—"),
-                          r["metadata"].get("topology", "—"), started)
-        console().print(table)
+        try:
+            outcome = api.follow(job_id, on_log=log_printer())
+        except KeyboardInterrupt:
+            sys.exit(130)  # following is read-only: the job keeps running
+    if not outcome.succeeded:
+        from ray101.errors import Ray101Error
 
-    @jobs_group.command("status")
-    @click.argument("job_id")
-    @cluster_option
-    @json_option
-    def status_cmd(job_id, cluster, as_json):
-        """Show one job's status, message and driver exit code.
+        raise Ray101Error(outcome.error_line())
 
-        Example: ray101 jobs status ray101-parallel-retrieve-local-multi-... --cluster local-multi
-        """
-        with _jobs_api(cluster) as api:
-            details = _details(api.info(job_id))
-        if as_json:
-            print_json(details)
-            return
-        click.echo(f"{details['job_id']}: {details['status']}")
-        if details["message"]:
-            click.echo(f"message: {details['message'].strip().splitlines()[0]}")
-        if details["driver_exit_code"] is not None:
-            click.echo(f"driver exit code: {details['driver_exit_code']}")
 
-    @jobs_group.command("logs")
-    @click.argument("job_id")
-    @cluster_option
-    @click.option("--follow", "-f", is_flag=True, help="Keep printing until the job ends.")
-    def logs_cmd(job_id, cluster, follow):
-        """Print a job's log (with --follow, until the job ends).
+@jobs_group.command("stop")
+@click.argument("job_id")
+@cluster_option
+def stop_cmd(job_id, cluster):
+    """Stop a running job.
 
-        Example: ray101 jobs logs JOB_ID --cluster local-single --follow
-        """
-        from ray101.commands.run import log_printer
+    Example: ray101 jobs stop JOB_ID --cluster local-multi
+    """
+    with _jobs_api(cluster) as api:
+        stopped = api.stop(job_id)
+    click.echo(f"{job_id}: {'stop requested' if stopped else 'already finished'}")
 
-        with _jobs_api(cluster) as api:
-            if not follow:
-                click.echo(api.logs(job_id), nl=False)
-                return
-            try:
-                outcome = api.follow(job_id, on_log=log_printer())
-            except KeyboardInterrupt:
-                sys.exit(130)  # following is read-only: the job keeps running
-        if not outcome.succeeded:
-            from ray101.errors import Ray101Error
 
-            raise Ray101Error(outcome.error_line())
+@jobs_group.command("delete")
+@click.argument("job_id")
+@cluster_option
+def delete_cmd(job_id, cluster):
+    """Delete a finished job and its log from the cluster.
 
-    @jobs_group.command("stop")
-    @click.argument("job_id")
-    @cluster_option
-    def stop_cmd(job_id, cluster):
-        """Stop a running job.
+    Example: ray101 jobs delete JOB_ID --cluster local-multi
+    """
+    with _jobs_api(cluster) as api:
+        api.delete(job_id)
+    click.echo(f"{job_id}: deleted")
 
-        Example: ray101 jobs stop JOB_ID --cluster local-multi
-        """
-        with _jobs_api(cluster) as api:
-            stopped = api.stop(job_id)
-        click.echo(f"{job_id}: {'stop requested' if stopped else 'already finished'}")
 
-    @jobs_group.command("delete")
-    @click.argument("job_id")
-    @cluster_option
-    def delete_cmd(job_id, cluster):
-        """Delete a finished job and its log from the cluster.
-
-        Example: ray101 jobs delete JOB_ID --cluster local-multi
-        """
-        with _jobs_api(cluster) as api:
-            api.delete(job_id)
-        click.echo(f"{job_id}: deleted")
+COMMANDS = [jobs_group]

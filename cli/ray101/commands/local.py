@@ -5,75 +5,80 @@ import click
 from ray101.commands.options import json_option, print_json
 
 
-def register(cli: click.Group) -> None:
-    @cli.group("local")
-    def local_group():
-        """Start, inspect and stop the local clusters (local-single, local-multi).
+@click.group("local")
+def local_group():
+    """Start, inspect and stop the local clusters (local-single, local-multi).
 
-        Example: ray101 local status
-        """
+    Example: ray101 local status
+    """
 
-    @local_group.command("up")
-    @click.option("--cpus", type=float, default=2, show_default=True,
-                  help="Logical CPUs per Ray node.")
-    @click.option("--workers", type=int, default=2, show_default=True,
-                  help="Worker nodes in local-multi (besides its head).")
-    @click.option("--subnet", default="10.101.0.0/24", show_default=True,
-                  help="Network for the nodes' namespaces (must clash with no interface).")
-    @click.option("--netns/--no-netns", default=None,
-                  help="One network namespace per node (default: when root on Linux).")
-    @click.option("--mongo-port", type=click.IntRange(1, 65535), default=27017, show_default=True,
-                  help="Port of the MongoDB server ray101 starts.")
-    @click.option("--no-seed", is_flag=True, help="Do not load sample_mflix into MongoDB.")
-    def up_cmd(cpus, workers, subnet, netns, mongo_port, no_seed):
-        """Start MongoDB and both local clusters; bring back any node that died.
 
-        Running it again starts nothing twice. Token auth is on: the token sits in a 0600 file
-        under the state directory (`ray101 clusters` shows where).
+@local_group.command("up")
+@click.option("--cpus", type=float, default=2, show_default=True,
+              help="Logical CPUs per Ray node.")
+@click.option("--workers", type=int, default=2, show_default=True,
+              help="Worker nodes in local-multi (besides its head).")
+@click.option("--subnet", default="10.101.0.0/24", show_default=True,
+              help="Network for the nodes' namespaces (must clash with no interface).")
+@click.option("--netns/--no-netns", default=None,
+              help="One network namespace per node (default: when root on Linux).")
+@click.option("--mongo-port", type=click.IntRange(1, 65535), default=27017, show_default=True,
+              help="Port of the MongoDB server ray101 starts.")
+@click.option("--no-seed", is_flag=True, help="Do not load sample_mflix into MongoDB.")
+def up_cmd(cpus, workers, subnet, netns, mongo_port, no_seed):
+    """Start MongoDB and both local clusters; bring back any node that died.
 
-        Example: ray101 local up --cpus 2 --workers 2
-        """
-        from ray101 import localcluster
+    Running it again starts nothing twice. Token auth is on: the token sits in a 0600 file
+    under the state directory (`ray101 clusters` shows where).
 
-        result = localcluster.up(cpus, workers, subnet, netns, seed=not no_seed,
-                                 progress=lambda msg: click.echo(msg, err=True),
-                                 mongo_port=mongo_port)
-        started = result["started"]
-        click.echo(f"started: {', '.join(started)}" if started else "everything was already up")
-        click.echo("Next: ray101 compare   |   ray101 dashboard --cluster local-multi   |   "
-                   "ray101 local down")
+    Example: ray101 local up --cpus 2 --workers 2
+    """
+    from ray101 import localcluster
 
-    @local_group.command("down")
-    def down_cmd():
-        """Stop exactly what `local up` started and remove its namespaces and bridge.
+    result = localcluster.up(cpus, workers, subnet, netns, seed=not no_seed,
+                             progress=lambda msg: click.echo(msg, err=True),
+                             mongo_port=mongo_port)
+    started = result["started"]
+    click.echo(f"started: {', '.join(started)}" if started else "everything was already up")
+    click.echo("Next: ray101 compare   |   ray101 dashboard --cluster local-multi   |   "
+               "ray101 local down")
 
-        Example: ray101 local down
-        """
-        from ray101 import localcluster
 
-        stopped = localcluster.down(progress=lambda msg: click.echo(msg, err=True))
-        click.echo(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+@local_group.command("down")
+def down_cmd():
+    """Stop exactly what `local up` started and remove its namespaces and bridge.
 
-    @local_group.command("status")
-    @json_option
-    def status_cmd(as_json):
-        """Show each node: running, joined to Ray, its IP and namespace.
+    Example: ray101 local down
+    """
+    from ray101 import localcluster
 
-        Example: ray101 local status --json
-        """
-        from ray101 import localcluster
+    stopped = localcluster.down(progress=lambda msg: click.echo(msg, err=True))
+    click.echo(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
 
-        info = localcluster.status()
-        if as_json:
-            print_json(info)
-            return
-        if not info["running"]:
-            click.echo("No local clusters: run `ray101 local up`.")
-            return
-        for name, cluster in info["clusters"].items():
-            answers = "answers" if cluster["answers"] else "DOES NOT ANSWER"
-            click.echo(f"{name}: {cluster['jobs_url']} ({answers})")
-            for n in cluster["nodes"]:
-                state = "running" if n["running"] else "DEAD"
-                joined = "in Ray" if n["in_ray"] else "not in Ray"
-                click.echo(f"  {n['name']:<18} {n['ip']:<15} {state}, {joined}")
+
+@local_group.command("status")
+@json_option
+def status_cmd(as_json):
+    """Show each node: running, joined to Ray, its IP and namespace.
+
+    Example: ray101 local status --json
+    """
+    from ray101 import localcluster
+
+    info = localcluster.status()
+    if as_json:
+        print_json(info)
+        return
+    if not info["running"]:
+        click.echo("No local clusters: run `ray101 local up`.")
+        return
+    for name, cluster in info["clusters"].items():
+        answers = "answers" if cluster["answers"] else "DOES NOT ANSWER"
+        click.echo(f"{name}: {cluster['jobs_url']} ({answers})")
+        for n in cluster["nodes"]:
+            state = "running" if n["running"] else "DEAD"
+            joined = "in Ray" if n["in_ray"] else "not in Ray"
+            click.echo(f"  {n['name']:<18} {n['ip']:<15} {state}, {joined}")
+
+
+COMMANDS = [local_group]

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 
 from ray101 import mongo
+from ray101.commands.options import json_option, print_json
 from ray101.errors import Ray101Error
-
-
-def _echo_json(data) -> None:
-    click.echo(json.dumps(data, indent=2, default=str))
 
 
 def _size(what: str):
@@ -40,7 +35,7 @@ def mongo_group():
 
 @mongo_group.command(name="install")
 @click.option("--force", is_flag=True, help="rebuild even when the binary is already there")
-@click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
+@json_option
 def install_cmd(force, as_json):
     """Locate mongod, or build FerretDB into the tools dir (needs Go; minutes on a cold cache).
 
@@ -52,7 +47,7 @@ def install_cmd(force, as_json):
         raise Ray101Error(f"{mongo.URI_ENV} is set: the external server needs nothing installed here")
     info = mongo.install(force=force)
     if as_json:
-        _echo_json(info)
+        print_json(info)
     else:
         click.echo(f"{info['kind']} {info['version'] or ''}: {info['path']}".replace("  ", " "))
 
@@ -60,7 +55,7 @@ def install_cmd(force, as_json):
 @mongo_group.command(name="start")
 @click.option("--host", default=mongo.DEFAULT_HOST, show_default=True, help="address to listen on")
 @click.option("--port", type=click.IntRange(1, 65535), default=mongo.DEFAULT_PORT, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="print the status as JSON")
+@json_option
 def start_cmd(host, port, as_json):
     """Start the local server (or reuse the one already running there) and wait until it answers.
 
@@ -70,14 +65,14 @@ def start_cmd(host, port, as_json):
     """
     uri = mongo.ensure_running(host, port)
     if as_json:
-        _echo_json(mongo.status())
+        print_json(mongo.status())
     else:
         click.echo(f"MongoDB ({mongo.kind()}) answering at {mongo.redact(uri)}")
         click.echo("Next: ray101 mongo seed    # load the synthetic sample_mflix")
 
 
 @mongo_group.command(name="stop")
-@click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
+@json_option
 def stop_cmd(as_json):
     """Stop the server ray101 started (never an external one); fine when none runs.
 
@@ -87,13 +82,13 @@ def stop_cmd(as_json):
     """
     result = mongo.stop()
     if as_json:
-        _echo_json(result)
+        print_json(result)
     else:
         click.echo(result["message"])
 
 
 @mongo_group.command(name="status")
-@click.option("--json", "as_json", is_flag=True, help="print the status as JSON")
+@json_option
 def status_cmd(as_json):
     """Show which server is used, where, and whether it answers (passwords redacted).
 
@@ -103,7 +98,7 @@ def status_cmd(as_json):
     """
     info = mongo.status()
     if as_json:
-        _echo_json(info)
+        print_json(info)
         return
     click.echo(f"kind:    {info['kind']}{'' if info['managed'] else ' (not managed by ray101)'}")
     click.echo(f"running: {'yes' if info['running'] else 'no'}")
@@ -161,7 +156,7 @@ def _seed_cluster(cluster: str, movies: int, comments: int, drop: bool) -> dict:
 @_size("movies")
 @_size("comments")
 @click.option("--drop", is_flag=True, help="drop both collections first")
-@click.option("--json", "as_json", is_flag=True, help="print the counts as JSON")
+@json_option
 def seed_cmd(uri, cluster, movies, comments, drop, as_json):
     """Load the synthetic sample_mflix (23,530 movies + 21,032 comments); safe to run again.
 
@@ -190,7 +185,7 @@ def seed_cmd(uri, cluster, movies, comments, drop, as_json):
             raise Ray101Error(f"no MongoDB server: run `ray101 mongo start`, or pass --uri, or set {mongo.URI_ENV}")
         result = _seed_local(uri, movies, comments, drop, quiet=as_json)
     if as_json:
-        _echo_json(result)
+        print_json(result)
         return
     if "movies" in result and "comments" in result:
         for name in ("movies", "comments"):
@@ -199,8 +194,7 @@ def seed_cmd(uri, cluster, movies, comments, drop, as_json):
                        f"({r['inserted']} inserted, {r['existing']} already there, {r['deleted']} deleted)")  # fmt: skip
         click.echo(f"total: {result['total']} documents in {result['seconds']:.1f}s")
     else:
-        _echo_json(result)
+        print_json(result)
 
 
-def register(cli: click.Group) -> None:
-    cli.add_command(mongo_group)
+COMMANDS = [mongo_group]

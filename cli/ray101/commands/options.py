@@ -9,7 +9,7 @@ cluster_option = click.option(
     "--cluster", "-c", "cluster", required=True, metavar="NAME",
     help="Cluster name (see `ray101 clusters`) or a Jobs API URL.",
 )
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 param_option = click.option(
     "--param", "-p", "params", multiple=True, metavar="KEY=VALUE",
     help="Workload parameter (repeatable); `ray101 workloads` lists them.",

@@ -41,90 +41,93 @@ def summary_line(entry: dict) -> str:
     )
 
 
-def register(cli: click.Group) -> None:
-    @cli.command("run")
-    @click.argument("workloads", nargs=-1, required=True)
-    @cluster_option
-    @repeat_option
-    @param_option
-    @click.option("--timeout", type=float, default=None, metavar="S",
-                  help="Stop the job after S seconds and exit 1.")
-    @click.option("--quiet", "-q", is_flag=True, help="Do not echo the job's log.")
-    @json_option
-    def run_cmd(workloads, cluster, repeat, params, timeout, quiet, as_json):
-        """Run WORKLOAD(s) on a cluster through the Jobs API and wait for the result.
+@click.command("run")
+@click.argument("workloads", nargs=-1, required=True)
+@cluster_option
+@repeat_option
+@param_option
+@click.option("--timeout", type=float, default=None, metavar="S",
+              help="Stop the job after S seconds and exit 1.")
+@click.option("--quiet", "-q", is_flag=True, help="Do not echo the job's log.")
+@json_option
+def run_cmd(workloads, cluster, repeat, params, timeout, quiet, as_json):
+    """Run WORKLOAD(s) on a cluster through the Jobs API and wait for the result.
 
-        Shows the job's log while it runs, prints the result and records it. Exits 0 when every
-        job SUCCEEDED, else 1 with the job's message and driver exit code.
+    Shows the job's log while it runs, prints the result and records it. Exits 0 when every
+    job SUCCEEDED, else 1 with the job's message and driver exit code.
 
-        Example: ray101 run parallel-retrieve --cluster local-multi --repeat 3
-        """
-        from ray101 import runner, store, targets
-        from ray101.commands import waiting
-        from ray101.errors import Ray101Error
-        from ray101.jobsapi import JobsAPI
+    Example: ray101 run parallel-retrieve --cluster local-multi --repeat 3
+    """
+    from ray101 import runner, store, targets
+    from ray101.commands import waiting
+    from ray101.errors import Ray101Error
+    from ray101.jobsapi import JobsAPI
 
-        if timeout is not None and timeout <= 0:
-            raise Ray101Error(f"--timeout must be > 0, not {timeout:g}")
-        runner.check_repeat(repeat)
-        chosen = [(runner.workload(name), None) for name in workloads]
-        chosen = [(wl, runner.parse_params(wl, params)) for wl, _ in chosen]
-        target = targets.resolve(cluster)
-        run_id = store.new_run_id()
-        entries = []
-        failed = []
-        try:
-            with waiting.connect(target) as conn:
-                api = JobsAPI(conn)
-                for index, (wl, values) in enumerate(chosen):
-                    on_submit = None
-                    if not as_json:
-                        on_submit = lambda job_id, wl=wl: click.echo(  # noqa: E731
-                            f"Submitted {wl.name} to {target.name} as {job_id}", err=True)
-                    entry, outcome = runner.run_on(
-                        api, wl, values, repeat, run_id, index, timeout,
-                        on_log=None if (quiet or as_json) else log_printer(),
-                        on_submit=on_submit,
-                    )
-                    entries.append(entry)
-                    if not outcome.succeeded:
-                        failed.append(outcome.error_line())
-        except KeyboardInterrupt:
-            sys.exit(130)
-        if as_json:
-            print_json(entries if len(entries) > 1 else entries[0])
-        else:
-            for entry in entries:
-                if entry["status"] == "SUCCEEDED":
-                    console().print(summary_line(entry))
-        if failed:
-            raise Ray101Error("; ".join(failed))
-
-    @cli.command("submit")
-    @click.argument("workload")
-    @cluster_option
-    @repeat_option
-    @param_option
-    @json_option
-    def submit_cmd(workload, cluster, repeat, params, as_json):
-        """Submit WORKLOAD without waiting; prints the job id and the commands to follow it.
-
-        Example: ray101 submit task-dependencies --cluster local-single
-        """
-        from ray101 import runner, store, targets
-        from ray101.commands import waiting
-        from ray101.jobsapi import JobsAPI
-
-        runner.check_repeat(repeat)
-        wl = runner.workload(workload)
-        values = runner.parse_params(wl, params)
-        target = targets.resolve(cluster)
+    if timeout is not None and timeout <= 0:
+        raise Ray101Error(f"--timeout must be > 0, not {timeout:g}")
+    runner.check_repeat(repeat)
+    chosen = [(runner.workload(name), None) for name in workloads]
+    chosen = [(wl, runner.parse_params(wl, params)) for wl, _ in chosen]
+    target = targets.resolve(cluster)
+    run_id = store.new_run_id()
+    entries = []
+    failed = []
+    try:
         with waiting.connect(target) as conn:
-            job_id = JobsAPI(conn).submit(wl, values, repeat, store.new_run_id())
-        if as_json:
-            print_json({"job_id": job_id, "cluster": target.name, "workload": wl.name})
-            return
-        click.echo(f"Submitted {wl.name} to {target.name}: {job_id}")
-        click.echo("Next:")
-        for verb in ("status", "logs --follow", "stop"):
-            click.echo(f"  ray101 jobs {verb} {job_id} --cluster {target.name}")
+            api = JobsAPI(conn)
+            for index, (wl, values) in enumerate(chosen):
+                on_submit = None
+                if not as_json:
+                    on_submit = lambda job_id, wl=wl: click.echo(  # noqa: E731
+                        f"Submitted {wl.name} to {target.name} as {job_id}", err=True)
+                entry, outcome = runner.run_on(
+                    api, wl, values, repeat, run_id, index, timeout,
+                    on_log=None if (quiet or as_json) else log_printer(),
+                    on_submit=on_submit,
+                )
+                entries.append(entry)
+                if not outcome.succeeded:
+                    failed.append(outcome.error_line())
+    except KeyboardInterrupt:
+        sys.exit(130)
+    if as_json:
+        print_json(entries if len(entries) > 1 else entries[0])
+    else:
+        for entry in entries:
+            if entry["status"] == "SUCCEEDED":
+                console().print(summary_line(entry))
+    if failed:
+        raise Ray101Error("; ".join(failed))
+
+
+@click.command("submit")
+@click.argument("workload")
+@cluster_option
+@repeat_option
+@param_option
+@json_option
+def submit_cmd(workload, cluster, repeat, params, as_json):
+    """Submit WORKLOAD without waiting; prints the job id and the commands to follow it.
+
+    Example: ray101 submit task-dependencies --cluster local-single
+    """
+    from ray101 import runner, store, targets
+    from ray101.commands import waiting
+    from ray101.jobsapi import JobsAPI
+
+    runner.check_repeat(repeat)
+    wl = runner.workload(workload)
+    values = runner.parse_params(wl, params)
+    target = targets.resolve(cluster)
+    with waiting.connect(target) as conn:
+        job_id = JobsAPI(conn).submit(wl, values, repeat, store.new_run_id())
+    if as_json:
+        print_json({"job_id": job_id, "cluster": target.name, "workload": wl.name})
+        return
+    click.echo(f"Submitted {wl.name} to {target.name}: {job_id}")
+    click.echo("Next:")
+    for verb in ("status", "logs --follow", "stop"):
+        click.echo(f"  ray101 jobs {verb} {job_id} --cluster {target.name}")
+
+
+COMMANDS = [run_cmd, submit_cmd]

@@ -5,33 +5,35 @@ import click
 from ray101.commands.options import console, json_option, print_json
 
 
-def register(cli: click.Group) -> None:
-    @cli.command("workloads")
-    @json_option
-    def workloads_cmd(as_json):
-        """List the workloads, their parameters and defaults.
+@click.command("workloads")
+@json_option
+def workloads_cmd(as_json):
+    """List the workloads, their parameters and defaults.
 
-        Example: ray101 workloads --json
-        """
-        from rich.table import Table
+    Example: ray101 workloads --json
+    """
+    from rich.table import Table
 
-        from ray101_jobs.registry import workloads
+    from ray101_jobs.registry import workloads
 
-        rows = [
-            {
-                "name": wl.name,
-                "summary": wl.summary,
-                "uses_mongo": wl.uses_mongo,
-                "retries": wl.retries,
-                "params": {p.name: {"default": p.default, "help": p.help} for p in wl.params},
-            }
-            for wl in workloads().values()
-        ]
-        if as_json:
-            print_json(rows)
-            return
-        table = Table("workload", "what it does", "parameters (default)", "if a node dies")
-        for row in rows:
-            params = ", ".join(f"{k}={v['default']}" for k, v in row["params"].items())
-            table.add_row(row["name"], row["summary"], params or "—", row["retries"] or "—")
-        console().print(table)
+    rows = [
+        {
+            "name": wl.name,
+            "summary": wl.summary,
+            "uses_mongo": wl.uses_mongo,
+            "retries": wl.retries,
+            "params": {p.name: {"default": p.default, "help": p.help} for p in wl.params},
+        }
+        for wl in workloads().values()
+    ]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("workload", "what it does", "parameters (default)", "if a node dies")
+    for row in rows:
+        params = ", ".join(f"{k}={v['default']}" for k, v in row["params"].items())
+        table.add_row(row["name"], row["summary"], params or "—", row["retries"] or "—")
+    console().print(table)
+
+
+COMMANDS = [workloads_cmd]

@@ -39,12 +39,13 @@ def connect(target: Target,
     head = wait_ready(kube, target, on_progress=on_wait)
     token = None
     if target.auth == "token":
-        secret = target.extra.get("auth_secret")
+        secret = target.kube.auth_secret if target.kube else None
         if not secret:
             raise Ray101Error(f"cluster {target.name} uses token auth but its RayCluster names no "
                               "Secret (spec.authOptions.secretName)")
         token = read_token(kube, secret, target.name)
-    runtime_env = None if target.extra.get("jobs_in_image") else jobs_runtime_env()
+    in_image = target.kube is not None and target.kube.jobs_in_image
+    runtime_env = None if in_image else jobs_runtime_env()
     pod = head["metadata"]["name"]
     via = f"port-forward to pod {kube.namespace}/{pod}"
     forward = Forwarder(lambda port: PodStream(kube, pod, port), [DASHBOARD_PORT, SERVE_PORT], via)

@@ -6,7 +6,7 @@ import sys
 
 from ray101.errors import Ray101Error
 from ray101.kube.client import client
-from ray101.models import K8S, Target
+from ray101.models import K8S, KubeInfo, Target
 
 CLUSTER_LABEL = "ray101.io/cluster"
 JOBS_IN_IMAGE = "ray101.io/jobs-in-image"
@@ -50,7 +50,7 @@ def node_type(pod: dict) -> str:
 
 
 def raycluster_name(target: Target) -> str:
-    return target.extra.get("raycluster") or target.name.removeprefix("k8s-")
+    return target.kube.raycluster if target.kube else target.name.removeprefix("k8s-")
 
 
 def target_from(rc: dict, namespace: str) -> Target:
@@ -78,19 +78,19 @@ def target_from(rc: dict, namespace: str) -> Target:
         cpus=cpus,
         auth="token" if token else "none",
         # A reference to the Secret, never the token.
-        token_file=f"secret:{namespace}/{secret}" if token and secret else None,
-        extra={
-            "namespace": namespace,
-            "raycluster": meta.get("name"),
-            "key": key,
-            "state": status.get("state") or ("(no status)" if not status else "(none)"),
-            "ready": is_ready(status),
-            "desired_workers": status.get("desiredWorkerReplicas"),
-            "ready_workers": status.get("readyWorkerReplicas"),
-            "available_workers": status.get("availableWorkerReplicas"),
-            "auth_secret": secret if token else None,
-            "jobs_in_image": (meta.get("annotations") or {}).get(JOBS_IN_IMAGE) == "true",
-        },
+        token_secret=f"{namespace}/{secret}" if token and secret else None,
+        kube=KubeInfo(
+            namespace=namespace,
+            raycluster=meta.get("name") or key,
+            key=key,
+            state=status.get("state") or ("(no status)" if not status else "(none)"),
+            ready=is_ready(status),
+            desired_workers=status.get("desiredWorkerReplicas"),
+            ready_workers=status.get("readyWorkerReplicas"),
+            available_workers=status.get("availableWorkerReplicas"),
+            auth_secret=secret if token else None,
+            jobs_in_image=(meta.get("annotations") or {}).get(JOBS_IN_IMAGE) == "true",
+        ),
     )
 
 

@@ -132,7 +132,7 @@ def wait_ready(kube: Kube, target: Target, timeout: float | None = None,
     """
     timeout = ready_timeout() if timeout is None else timeout
     name = raycluster_name(target)
-    key = target.extra.get("key") or target.name.removeprefix("k8s-")
+    key = target.kube.key if target.kube else target.name.removeprefix("k8s-")
     where = f"RayCluster {kube.namespace}/{name}"
     started = time.monotonic()
     first_unschedulable: dict[str, float] = {}

@@ -1,6 +1,6 @@
 """The Ray auth token of a KubeRay cluster, from the Secret KubeRay reads it from.
 
-The token is never printed, logged or stored: ``Target.token_file`` names the Secret instead.
+The token is never printed, logged or stored: ``Target.token_secret`` names the Secret instead.
 """
 
 from __future__ import annotations
