@@ -1,1 +1,1 @@
-"""The CLI's command families, one module each; ``register(cli)`` adds them to the group."""
+"""The CLI's command families, one module each; each lists its commands in ``COMMANDS``."""
