@@ -6,9 +6,10 @@ differences of measured values. `python -m bench --render` redoes this from perf
 
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
+
+from ray101 import plotting
 
 IMG = "img"
 
@@ -40,20 +41,11 @@ def _table(header: list[str], rows: list[list]) -> list[str]:
 
 # --- plots -------------------------------------------------------------------------------------
 def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+    return plotting.pyplot()
 
 
 def _png(fig) -> bytes:
-    buf = io.BytesIO()
-    fig.tight_layout()
-    fig.savefig(buf, format="png", dpi=100)
-    _plt().close(fig)
-    return buf.getvalue()
+    return plotting.png(fig, dpi=100, tight=True)
 
 
 def plot_pairs(p: dict) -> bytes:
@@ -438,7 +430,7 @@ def _mongo_sweep_section(d) -> list[str]:
 
 
 def write(d: dict, out: Path) -> list[Path]:
-    from ray101 import comparison, state
+    from ray101 import render, state
 
     out = Path(out)
     img = out / IMG
@@ -447,7 +439,7 @@ def write(d: dict, out: Path) -> list[Path]:
         out / "performance.json": json.dumps(d, indent=2, sort_keys=True, default=str) + "\n",
     }
     if d.get("compare"):
-        files[img / "compare.png"] = comparison.plot_png(d["compare"]["data"])
+        files[img / "compare.png"] = render.plot_png(d["compare"]["data"])
     if d.get("mongo_throughput"):
         files[img / "mongo-throughput.png"] = plot_throughput(d["mongo_throughput"])
     if d.get("pairs"):

@@ -51,14 +51,14 @@ def test_kill_9_during_compare_leaves_the_previous_results_and_the_store_intact(
 WRITER = """
 import json, sys
 from pathlib import Path
-from ray101 import comparison, store
+from ray101 import comparison, render, store
 data = json.loads(Path(sys.argv[1]).read_text())
 out = Path(sys.argv[2])
 print("ready", flush=True)
 i = 0
 while True:
     i += 1
-    comparison.write(data, out)
+    render.write(data, out)
     entry = dict(data["runs"][0], job_id=f"writer-{i % 3}")
     store.record("atomic-writer", entry)
 """

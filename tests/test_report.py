@@ -2,7 +2,7 @@
 
 import base64
 
-from ray101 import comparison
+from ray101 import comparison, render
 
 
 def _data(status_multi="SUCCEEDED"):
@@ -23,7 +23,7 @@ def _data(status_multi="SUCCEEDED"):
 
 
 def test_html_report_embeds_the_picture_and_escapes_names(tmp_path):
-    files = comparison.write(_data(), tmp_path)
+    files = render.write(_data(), tmp_path)
     assert sorted(f.name for f in files) == ["compare.html", "compare.json", "compare.md",
                                              "compare.png"]
     page = (tmp_path / "compare.html").read_text()
@@ -36,6 +36,6 @@ def test_html_report_embeds_the_picture_and_escapes_names(tmp_path):
 def test_picture_is_drawn_when_a_run_failed(tmp_path):
     data = _data(status_multi="FAILED")
     assert data["rows"][0]["speedup"] is None
-    png = comparison.plot_png(data)
+    png = render.plot_png(data)
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "FAILED" in (comparison.html_report(data, png))
+    assert "FAILED" in (render.html_report(data, png))

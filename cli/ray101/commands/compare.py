@@ -37,7 +37,7 @@ def compare_cmd(clusters, workload_list, repeat, out, timeout, as_json):
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
-    from ray101 import comparison, runner, store
+    from ray101 import comparison, matrix, render, runner, store
     from ray101.commands import waiting
     from ray101.errors import Ray101Error
 
@@ -77,17 +77,17 @@ def compare_cmd(clusters, workload_list, repeat, out, timeout, as_json):
                            err=True)
 
         try:
-            runs, facts = comparison.run_matrix(
+            runs, facts = matrix.run_matrix(
                 cluster_names, names, repeat, run_id, on_start, on_done, timeout,
                 on_wait=waiting.ReadyDisplay())
         except KeyboardInterrupt:
             sys.exit(130)
     data = comparison.report(runs, facts, run_id, repeat, time.monotonic() - started)
-    files = comparison.write(data, out)
+    files = render.write(data, out)
     if as_json:
         print_json(data)
     else:
-        header, body = comparison.table_rows(data)
+        header, body = render.table_rows(data)
         table = Table(*header, title=f"ray101 compare {run_id}")
         for row in body:
             table.add_row(*row)

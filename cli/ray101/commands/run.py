@@ -28,11 +28,13 @@ def log_printer():
 
 
 def summary_line(entry: dict) -> str:
+    from ray101.figures import cold_warm, overhead_pct
+
     runtimes = entry["runtimes_s"]
-    warm = runtimes[1:] or runtimes
-    median = sorted(warm)[len(warm) // 2] if warm else None
+    _, warm = cold_warm(runtimes)
     ideal = entry.get("ideal_s")
-    over = f", {100 * (median / ideal - 1):+.0f}% vs ideal {ideal:.2f} s" if ideal and median else ""
+    pct = overhead_pct(warm, ideal)
+    over = f", warm {warm:.2f} s, {pct:+.0f}% vs ideal {ideal:.2f} s" if pct is not None else ""
     return (
         f"{entry['workload']} on {entry['cluster']}: {entry['status']}; output {entry['output']}; "
         f"runtimes {', '.join(f'{r:.2f}' for r in runtimes)} s{over}; "
