@@ -8,6 +8,9 @@ RAY101 ?= $(VENV)/bin/ray101
 PYTEST_ARGS ?=
 # Where the results of `make demo` go.
 RESULTS ?= results
+# Where `ray101 mongo install` builds FerretDB: the checkout's .tools (ray101's own default,
+# outside a checkout, is ~/.cache/ray101/tools).
+export RAY101_TOOLS ?= $(CURDIR)/.tools
 
 .PHONY: help venv mongo-server demo down test bench clean
 

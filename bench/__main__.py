@@ -71,7 +71,7 @@ def main(argv=None) -> int:
         "machine": labmod.machine(), "load_start": labmod.load_now(), "errors": [],
     }
     say(f"{data['mode']} run; budget {budget:.0f} s; load {data['load_start']}")
-    lab = labmod.make_lab()
+    lab = labmod.make_lab(subnet=labmod.free_subnet(), mongo_port=labmod.free_port())
     os.environ["RAY101_HOME"] = str(lab.home)  # the in-process Jobs API calls use the lab too
     for key in [k for k in os.environ if k.startswith("RAY_")]:
         os.environ.pop(key)
@@ -99,9 +99,9 @@ def main(argv=None) -> int:
         data["startup"] = phase("start-up (ray101 local up)", lambda: measure.start(lab))
         if data["startup"] is None:
             raise RuntimeError("the lab did not start")
-        from ray101 import localcluster, mongo
+        from ray101 import localplan, mongo
 
-        plan_ = localcluster.current_plan()
+        plan_ = localplan.current_plan()
         data["lab"]["netns"] = plan_.netns
         data["lab"]["nodes"] = {c: len(plan_.cluster_nodes(c)) for c in ("local-single", "local-multi")}
         data["lab"]["cpus_per_node"] = plan_.cpus
@@ -114,7 +114,7 @@ def main(argv=None) -> int:
             f"compare, repeat {plan['repeat']}", lambda: measure.compare(lab, plan["repeat"]))
         if data["compare"]:
             data["mongo_throughput"] = measure.mongo_throughput(data["compare"]["data"])
-        head = localcluster.jobs_url(plan_, "local-single")
+        head = localplan.jobs_url(plan_, "local-single")
         data["pairs"] = phase(f"{plan['pairs']} pairs ray101 run / ray job submit",
                               lambda: measure.pairs(lab, plan["pairs"], head))
         data["breakdown"] = phase("job time breakdown",

@@ -1,5 +1,7 @@
-"""The bench's own lab: a private RAY101_HOME, a free subnet and MongoDB port, and the facts
-about this machine and the software that every page of docs/performance.md starts with."""
+"""A lab: a private RAY101_HOME, a free subnet and MongoDB port, and the real `ray101` command run
+in it as a user would (timed, and transcribed into the home's transcript.log). The one harness of
+the benchmarks and the tests (tests/conftest.py). Also the facts about this machine and the
+software that every page of docs/performance.md starts with."""
 
 from __future__ import annotations
 
@@ -19,10 +21,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 RAY101 = [sys.executable, "-m", "ray101"]
+TRANSCRIPT = "transcript.log"  # every line the CLI printed in this lab
+# Variables a lab keeps from the caller's environment (the rest of RAY_*/RAY101_* is dropped).
+KEPT = ("RAY101_TOOLS", "RAY101_MONGO_URI", "RAY101_MONGO_SERVER")
 
 
 def free_subnet(start: int = 157) -> str:
-    from ray101.localcluster import free_subnet as free
+    from ray101.localplan import free_subnet as free
 
     return free(start)
 
@@ -77,12 +82,13 @@ def display(argv: list[str]) -> str:
 class Lab:
     home: Path
     env: dict
-    subnet: str
-    mongo_port: int
+    subnet: str | None = None
+    mongo_port: int | None = None
     log: list = field(default_factory=list)
 
     def run(self, argv: list[str], timeout: float = 900, env: dict | None = None) -> Timed:
-        """Run a whole process, as a user would, and time it by the wall clock."""
+        """Run a whole process, as a user would, and time it by the wall clock. Its output goes
+        to the lab's transcript (the tests search it for leaked secrets)."""
         start = time.perf_counter()
         try:
             proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
@@ -95,13 +101,30 @@ class Lab:
                         time.perf_counter() - start)
         self.log.append({"command": out.command, "rc": out.returncode,
                          "seconds": round(out.seconds, 3)})
+        self.record(display(argv), out.stdout, out.stderr)
         return out
 
-    def cli(self, *args: str, timeout: float = 900) -> Timed:
-        return self.run([*RAY101, *args], timeout=timeout)
+    def cli(self, *args: str, timeout: float = 900, env: dict | None = None,
+            check: bool = False) -> Timed:
+        """Run the real `ray101` command; ``check``: fail unless it exits 0."""
+        out = self.run([*RAY101, *args], timeout=timeout, env=env)
+        if check and out.returncode != 0:
+            raise AssertionError(
+                f"ray101 {' '.join(args)} exited {out.returncode}\n{out.stdout}\n{out.stderr}")
+        return out
+
+    def record(self, command, stdout: str | None, stderr: str | None) -> None:
+        """Append what a command printed to the lab's transcript."""
+        if not isinstance(command, str):
+            command = "ray101 " + " ".join(map(str, command))
+        with open(self.home / TRANSCRIPT, "a") as fh:
+            fh.write(f"$ {command}\n{stdout or ''}{stderr or ''}\n")
 
     def token_file(self) -> Path:
         return self.home / "auth_token"
+
+    def token(self) -> str:
+        return self.token_file().read_text().strip()
 
 
 def _text(value) -> str:
@@ -110,14 +133,13 @@ def _text(value) -> str:
     return value.decode(errors="replace") if isinstance(value, bytes) else value
 
 
-def make_lab() -> Lab:
-    home = Path(tempfile.mkdtemp(prefix="r101b-"))
+def make_lab(tag: str = "b", subnet: str | None = None, mongo_port: int | None = None) -> Lab:
+    """A lab in a fresh home (short: Ray's socket paths live under /tmp/<prefix>)."""
+    home = Path(tempfile.mkdtemp(prefix=f"r101{tag}-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("RAY_", "RAY101_"))}
     env.update({"RAY101_HOME": str(home), "PYTHONUNBUFFERED": "1"})
-    for keep in ("RAY101_TOOLS", "RAY101_MONGO_URI", "RAY101_MONGO_SERVER"):
-        if os.environ.get(keep):
-            env[keep] = os.environ[keep]
-    return Lab(home=home, env=env, subnet=free_subnet(), mongo_port=free_port())
+    env.update({k: os.environ[k] for k in KEPT if os.environ.get(k)})
+    return Lab(home=home, env=env, subnet=subnet, mongo_port=mongo_port)
 
 
 def remove_home(lab: Lab) -> None:
@@ -183,9 +205,9 @@ def versions(mongo_uri: str | None) -> dict:
 
 
 def mongo_server(uri: str) -> dict:
-    from pymongo import MongoClient
+    from ray101_jobs import mongouri
 
-    client = MongoClient(uri, serverSelectionTimeoutMS=5000)
+    client = mongouri.client(uri, 5000)
     try:
         info = client.admin.command("buildInfo")
     except Exception as exc:  # noqa: BLE001 - reported, not fatal

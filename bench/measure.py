@@ -11,10 +11,11 @@ import time
 from pathlib import Path
 
 from bench.lab import BIN, RAY101, Lab, display
+from ray101_jobs import mflix
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_DOCS = 23530 + 21032  # the tutorial's 44,562 documents
-MOVIE_SHARE = 23530 / DEFAULT_DOCS
+DEFAULT_DOCS = mflix.DEFAULT_DOCUMENTS  # the tutorial's 44,562 documents
+MOVIE_SHARE = mflix.DEFAULT_MOVIES / DEFAULT_DOCS
 
 
 def median(values):

@@ -125,12 +125,12 @@ def test_serve_call_on_a_cluster_without_the_app_says_how_to_deploy_it(lab):
 
 
 def test_partition_on_a_loopback_cluster_is_refused(tmp_path, monkeypatch):
-    from ray101 import localcluster, registry
+    from ray101 import localcluster, localplan, registry
 
     monkeypatch.setenv("RAY101_HOME", str(tmp_path))
-    plan = localcluster.make_plan(netns=False)
-    localcluster.save_plan(plan)
-    registry.register(localcluster.target_for(plan, localcluster.MULTI))
+    plan = localplan.make_plan(netns=False)
+    localplan.save_plan(plan)
+    registry.register(localcluster.target_for(plan, localplan.MULTI))
     result = CliRunner().invoke(cli, ["chaos", "partition", "--cluster", "local-multi",
                                       "--node", "local-multi-w1", "--seconds", "1"])
     assert result.exit_code == 1

@@ -64,8 +64,8 @@ def test_a_password_the_server_rejects_is_never_printed(lab):
 
 def test_the_redacted_uri_hides_the_password():
     from ray101 import mongo
-    from ray101_jobs.common import mongo_host
+    from ray101_jobs.mongouri import hosts_of
 
     uri = f"mongodb://ray101:{MONGO_PASSWORD}@10.1.2.3:27017/sample_mflix?authSource=admin"
-    assert mongo_host(uri) == "10.1.2.3:27017"
+    assert hosts_of(uri) == "10.1.2.3:27017"
     assert mongo.redact(uri) == "mongodb://ray101:***@10.1.2.3:27017/sample_mflix?authSource=admin"

@@ -24,7 +24,7 @@ from click.testing import CliRunner
 
 import fake_kube_api as fk
 from ray101 import registry, targets
-from ray101.kube import chaos as kube_chaos
+from ray101.chaos import kube as kube_chaos
 from ray101.kube import discovery, readiness, token
 from ray101.kube.client import client
 from ray101.models import Target

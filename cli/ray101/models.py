@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ray101.clusterhttp import auth_header
 from ray101.errors import Ray101Error
 
 LOCAL = "local"
@@ -87,4 +88,4 @@ class Connection:
 
     @property
     def headers(self) -> dict:
-        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        return auth_header(self.token)

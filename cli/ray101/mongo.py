@@ -4,7 +4,7 @@ Which server, in order of preference:
 
 1. ``RAY101_MONGO_URI`` set: an external server. ray101 never starts or stops it.
 2. ``mongod`` on PATH: started by us, data under ``<state>/mongo/db``.
-3. FerretDB v1.24.2 with its SQLite backend, built by ``scripts/install-ferretdb.sh`` into
+3. FerretDB v1.24.2 with its SQLite backend, built by ``ray101/scripts/install-ferretdb.sh`` into
    ``<tools>/bin/ferretdb``, data under ``<state>/mongo/data``.
 
 ``RAY101_MONGO_SERVER=mongod|ferretdb`` forces the local kind (the tests use ``ferretdb``).
@@ -22,20 +22,20 @@ import json
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
 from typing import Iterator
 
-from ray101 import state
+from ray101 import procs, state
 from ray101.errors import Ray101Error
+from ray101_jobs import mongouri
+from ray101_jobs.mongouri import URI_ENV, hosts_of, redact, short_reason
 
 FERRETDB_VERSION = "v1.24.2"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 27017
-URI_ENV = "RAY101_MONGO_URI"
 SERVER_ENV = "RAY101_MONGO_SERVER"
 START_TIMEOUT = 30.0
 # FerretDB's Go runtime settings. Its CPU goes mostly to decoding stored rows into documents,
@@ -43,45 +43,18 @@ START_TIMEOUT = 30.0
 # heap reaches GOMEMLIMIT removes most of that, and the limit bounds the memory it takes.
 # RAY101_FERRETDB_GOGC / RAY101_FERRETDB_GOMEMLIMIT override them (docs/performance.md).
 FERRETDB_GO_ENV = {"GOGC": "off", "GOMEMLIMIT": "1GiB"}
-# What scripts/install-ferretdb.sh writes into <tools>/bin/ferretdb.build: the build ray101 uses.
+# What install-ferretdb.sh writes into <tools>/bin/ferretdb.build: the build ray101 uses.
 FERRETDB_BUILD = f"{FERRETDB_VERSION} leak-tracker=off"
 PING_TIMEOUT_MS = 10_000
 
 EXTERNAL, MONGOD, FERRETDB = "external", "mongod", "ferretdb"
 
 
-# -- URIs -------------------------------------------------------------------------------------
-
-_QUERY_SECRET = re.compile(r"(?i)([?&](?:password|authMechanismProperties|tlsCertificateKeyFilePassword)=)[^&]*")
-
-
-def redact(uri: str | None) -> str | None:
-    """``uri`` with any password replaced by ``***`` (safe to print or log).
-
-    Everything between the user name and the last ``@`` goes, so an unescaped ``@`` in the
-    password hides too much rather than too little.
-    """
-    if not uri:
-        return uri
-    scheme, sep, rest = uri.partition("://")
-    if not sep:
-        return "***" if "@" in uri else uri
-    at = rest.rfind("@")
-    if at >= 0:
-        user, colon, _ = rest[:at].partition(":")
-        rest = f"{user}:***{rest[at:]}" if colon else rest
-    return _QUERY_SECRET.sub(r"\1***", f"{scheme}://{rest}")
-
-
-def hosts_of(uri: str) -> str:
-    """The host list of a MongoDB URI (no credentials), for error messages."""
-    rest = uri.partition("://")[2] or uri
-    rest = rest[rest.rfind("@") + 1 :]
-    return re.split(r"[/?]", rest, maxsplit=1)[0] or "?"
+# -- URIs and clients (shared with the jobs: ray101_jobs.mongouri) ---------------------------
 
 
 def external_uri() -> str | None:
-    return os.environ.get(URI_ENV) or None
+    return mongouri.from_env()
 
 
 def local_uri(host: str, port: int) -> str:
@@ -93,35 +66,13 @@ def local_uri(host: str, port: int) -> str:
 
 
 def client(uri: str, timeout_ms: int = PING_TIMEOUT_MS):
-    """A ``MongoClient`` that gives up selecting a server after ``timeout_ms``."""
-    from pymongo import MongoClient
+    """``mongouri.client``, with a malformed URI as a one-line error."""
     from pymongo.errors import ConfigurationError, InvalidURI
 
     try:
-        return MongoClient(uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms)
+        return mongouri.client(uri, timeout_ms)
     except (InvalidURI, ConfigurationError, ValueError, TypeError) as exc:
         raise Ray101Error(f"invalid MongoDB URI {redact(uri)}: {short_reason(exc, uri)}") from None
-
-
-def short_reason(exc: BaseException, uri: str | None = None) -> str:
-    """A one-line, password-free reason from a pymongo error."""
-    text = str(exc).split(", Timeout:")[0].split("Topology Description")[0]
-    text = " ".join(text.split()).rstrip(",; ")
-    if uri:
-        password = _password(uri)
-        if password:
-            text = text.replace(password, "***")
-        text = text.replace(uri, redact(uri) or "")
-    return text[:300]
-
-
-def _password(uri: str) -> str | None:
-    rest = uri.partition("://")[2]
-    at = rest.rfind("@")
-    if at < 0:
-        return None
-    _, colon, password = rest[:at].partition(":")
-    return password if colon and password else None
 
 
 def ping(uri: str, timeout_ms: int = PING_TIMEOUT_MS) -> None:
@@ -226,7 +177,8 @@ def ferretdb_env() -> dict:
 
 
 def install_script() -> Path:
-    return state.project_root() / "scripts" / "install-ferretdb.sh"
+    """The build script, shipped as package data (no checkout needed)."""
+    return Path(__file__).resolve().parent / "scripts" / "install-ferretdb.sh"
 
 
 def install(force: bool = False) -> dict:
@@ -263,32 +215,6 @@ def install(force: bool = False) -> dict:
 # -- processes --------------------------------------------------------------------------------
 
 
-def _alive(pid: int | None, binary: str | None = None) -> bool:
-    """Is ``pid`` running (not a zombie) and, when known, still the ``binary`` we started?"""
-    if not pid:
-        return False
-    with contextlib.suppress(ChildProcessError, OSError):
-        done, _ = os.waitpid(pid, os.WNOHANG)  # reap it if it is our dead child
-        if done == pid:
-            return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-        if stat.rsplit(")", 1)[1].split()[0] == "Z":
-            return False
-        if binary:
-            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
-            return Path(cmd).name == Path(binary).name
-    except (OSError, IndexError):
-        pass
-    return True
-
-
 def _port_open(host: str, port: int) -> bool:
     connect_host = "127.0.0.1" if host in ("0.0.0.0", "") else ("::1" if host == "::" else host)
     try:
@@ -319,24 +245,6 @@ def _command(k: str, binary: str, host: str, port: int) -> list[str]:
     ]
 
 
-def _stop_pid(pid: int, binary: str | None, timeout: float = 10.0) -> bool:
-    """SIGTERM ``pid`` (SIGKILL after ``timeout``); True when it was running."""
-    if not _alive(pid, binary):
-        return False
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not _alive(pid, binary):
-            return True
-        time.sleep(0.05)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
-    while _alive(pid, binary) and time.monotonic() < deadline + 5:
-        time.sleep(0.05)
-    return True
-
-
 def _log_tail(path: Path, lines: int = 1) -> str:
     try:
         text = path.read_text(errors="replace").strip().splitlines()
@@ -346,7 +254,7 @@ def _log_tail(path: Path, lines: int = 1) -> str:
 
 
 def _record_alive(rec: dict | None) -> bool:
-    return bool(rec) and _alive(rec.get("pid"), rec.get("binary"))
+    return bool(rec) and procs.alive(rec.get("pid"), rec.get("binary"))
 
 
 def ensure_running(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, timeout: float = START_TIMEOUT) -> str:
@@ -366,7 +274,7 @@ def ensure_running(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, timeout: 
         if _record_alive(rec):
             if rec.get("host") == host and rec.get("port") == port and answers(rec["uri"], 3000):
                 return rec["uri"]
-            _stop_pid(rec["pid"], rec.get("binary"))
+            procs.stop(rec["pid"], binary=rec.get("binary"))
         _record_path().unlink(missing_ok=True)
         if _port_open(host, port):
             raise Ray101Error(
@@ -403,7 +311,7 @@ def ensure_running(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, timeout: 
             if answers(uri, 500):
                 return uri
             if time.monotonic() > deadline:
-                _stop_pid(proc.pid, binary)
+                procs.stop(proc.pid, binary=binary)
                 _record_path().unlink(missing_ok=True)
                 raise Ray101Error(f"{k} did not answer ping on {host}:{port} within {timeout:.0f}s; see {log}")
             time.sleep(0.1)
@@ -417,7 +325,7 @@ def stop() -> dict:
         rec = _read_record()
         if not rec:
             return {"kind": local_kind(), "stopped": False, "message": "no server recorded"}
-        stopped = _stop_pid(rec["pid"], rec.get("binary"))
+        stopped = procs.stop(rec["pid"], binary=rec.get("binary"))
         _record_path().unlink(missing_ok=True)
         return {"kind": rec.get("kind"), "stopped": stopped, "pid": rec["pid"],
                 "message": f"stopped pid {rec['pid']}" if stopped else "was not running"}  # fmt: skip

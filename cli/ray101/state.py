@@ -1,6 +1,8 @@
 """Where ray101 keeps its state: registered clusters, tokens, MongoDB data, recorded runs.
 
 ``RAY101_HOME`` moves all of it (the tests use their own); the default is ``~/.ray101``.
+Tools ray101 builds for itself (FerretDB) go to ``RAY101_TOOLS``, else
+``~/.cache/ray101/tools`` (the Makefile points it at the checkout's ``.tools``).
 """
 
 import os
@@ -14,14 +16,10 @@ def home() -> Path:
     return path
 
 
-def project_root() -> Path:
-    """The source checkout this package runs from (used to find ``.tools``)."""
-    return Path(__file__).resolve().parents[2]
-
-
 def tools_dir() -> Path:
-    """Binaries ray101 installs for itself (FerretDB, helm); ``RAY101_TOOLS`` moves them."""
-    return Path(os.environ.get("RAY101_TOOLS") or project_root() / ".tools").expanduser()
+    """Binaries ray101 builds for itself (FerretDB); ``RAY101_TOOLS`` moves them."""
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return Path(os.environ.get("RAY101_TOOLS") or cache / "ray101" / "tools").expanduser()
 
 
 def atomic_write(path: Path, data: str | bytes, mode: int = 0o644) -> None:

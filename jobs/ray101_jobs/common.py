@@ -18,7 +18,6 @@ import argparse
 import hashlib
 import json
 import math
-import os
 import socket
 import sys
 import time
@@ -26,9 +25,10 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
+from ray101_jobs import mongouri
+
 RESULT_PREFIX = "RAY101_RESULT "
 ERROR_PREFIX = "RAY101_ERROR "
-MONGO_URI_ENV = "RAY101_MONGO_URI"
 
 
 class ParamError(ValueError):
@@ -129,33 +129,14 @@ def node_ip() -> str:
 
 
 def mongo_uri() -> str:
-    uri = os.environ.get(MONGO_URI_ENV)
+    """The node's ``RAY101_MONGO_URI``; an error saying how to set it when it is missing."""
+    uri = mongouri.from_env()
     if not uri:
         raise RuntimeError(
-            f"{MONGO_URI_ENV} is not set on this Ray node: start the clusters with "
+            f"{mongouri.URI_ENV} is not set on this Ray node: start the clusters with "
             "`ray101 local up` or the Helm chart, which put it in the nodes' environment"
         )
     return uri
-
-
-def mongo_host(uri: str) -> str:
-    """The host part of a MongoDB URI, never its credentials (for error messages)."""
-    rest = uri.split("://", 1)[-1]
-    hosts = rest.split("/", 1)[0].rsplit("@", 1)[-1]
-    return hosts.split("?", 1)[0] or "?"
-
-
-def mongo_client(uri: str | None = None, timeout_ms: int = 5000):
-    """A MongoClient that fails fast (the driver's default waits 30 s for a dead server)."""
-    import pymongo
-
-    return pymongo.MongoClient(
-        uri or mongo_uri(),
-        serverSelectionTimeoutMS=timeout_ms,
-        connectTimeoutMS=timeout_ms,
-        socketTimeoutMS=max(timeout_ms * 12, 60000),
-        appname="ray101",
-    )
 
 
 # --- the content digest: order-independent and mergeable across partitions --------------------

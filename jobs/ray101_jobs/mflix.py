@@ -26,6 +26,7 @@ from bson import ObjectId
 DATABASE = "sample_mflix"
 DEFAULT_MOVIES = 23530
 DEFAULT_COMMENTS = 21032
+DEFAULT_DOCUMENTS = DEFAULT_MOVIES + DEFAULT_COMMENTS  # the tutorial's 44,562
 SEED = 101
 MAX_DOCS = 1 << 24  # the ObjectId counter is 3 bytes
 
@@ -218,9 +219,9 @@ Progress = Callable[[str, int, int], None]  # (collection, done, total)
 
 def _client(client_or_uri, timeout_ms: int):
     if isinstance(client_or_uri, str):
-        from pymongo import MongoClient
+        from ray101_jobs import mongouri
 
-        return MongoClient(client_or_uri, serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms), True
+        return mongouri.client(client_or_uri, timeout_ms), True
     return client_or_uri, False
 
 

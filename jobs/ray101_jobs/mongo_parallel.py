@@ -9,7 +9,8 @@ import time
 
 import ray
 
-from ray101_jobs.common import Repetition, Workload, digest_docs, main, mongo_client, mongo_uri
+from ray101_jobs.common import Repetition, Workload, digest_docs, main, mongo_uri
+from ray101_jobs.mongouri import client as mongo_client
 from ray101_jobs.mongo_sequential import (
     COLLECTIONS,
     MONGO_PARAMS,

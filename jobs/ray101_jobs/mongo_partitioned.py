@@ -21,9 +21,9 @@ from ray101_jobs.common import (
     digest_docs,
     main,
     merge_digests,
-    mongo_client,
     mongo_uri,
 )
+from ray101_jobs.mongouri import client as mongo_client
 from ray101_jobs.mongo_sequential import (
     COLLECTIONS,
     MONGO_PARAMS,

@@ -15,11 +15,11 @@ from ray101_jobs.common import (
     digest_hex,
     main,
     merge_digests,
-    mongo_client,
-    mongo_host,
     mongo_uri,
     node_ip,
 )
+from ray101_jobs.mongouri import client as mongo_client
+from ray101_jobs.mongouri import hosts_of
 
 COLLECTIONS = ("movies", "comments")
 PIPELINE = [{"$match": {}}]
@@ -62,7 +62,7 @@ def check_reachable(client, uri: str) -> None:
         client.admin.command("ping")
     except pymongo.errors.PyMongoError as exc:
         raise RuntimeError(
-            f"MongoDB at {mongo_host(uri)} is unreachable: {type(exc).__name__}"
+            f"MongoDB at {hosts_of(uri)} is unreachable: {type(exc).__name__}"
         ) from None
 
 

@@ -13,19 +13,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 
-from ray101_jobs import mflix
-
-URI_ENV = "RAY101_MONGO_URI"
-
-
-def _hosts(uri: str) -> str:
-    rest = uri.partition("://")[2] or uri
-    rest = rest[rest.rfind("@") + 1 :]
-    return rest.split("/", 1)[0].split("?", 1)[0]
-
+from ray101_jobs import mflix, mongouri
+from ray101_jobs.common import RESULT_PREFIX
 
 def _count(value: str) -> int:
     try:
@@ -46,9 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout-ms", type=int, default=10_000)
     args = parser.parse_args(argv)
 
-    uri = os.environ.get(URI_ENV)
+    uri = mongouri.from_env()
     if not uri:
-        print(f"error: {URI_ENV} is not set", file=sys.stderr)
+        print(f"error: {mongouri.URI_ENV} is not set", file=sys.stderr)
         return 2
 
     from pymongo.errors import PyMongoError
@@ -57,13 +48,10 @@ def main(argv: list[str] | None = None) -> int:
         result = mflix.seed(uri, movies=args.movies, comments=args.comments, drop=args.drop,
                             database=args.database, timeout_ms=args.timeout_ms)  # fmt: skip
     except (PyMongoError, ValueError) as exc:
-        # pymongo's messages name hosts, not credentials; print the exception type and the host.
-        reason = str(exc).split(", Timeout:")[0].split("Topology Description")[0].strip()
-        userinfo = (uri.partition("://")[2] or uri).rpartition("@")[0]
-        for secret in {userinfo, userinfo.partition(":")[2]} - {""}:
-            reason = reason.replace(secret, "***")
-        print(f"error: seeding MongoDB at {_hosts(uri)} failed: {type(exc).__name__}: {reason[:300]}", file=sys.stderr)
-        print("RAY101_RESULT " + json.dumps({"ok": False, "error": type(exc).__name__, "hosts": _hosts(uri)}))
+        hosts = mongouri.hosts_of(uri)
+        reason = mongouri.short_reason(exc, uri)
+        print(f"error: seeding MongoDB at {hosts} failed: {type(exc).__name__}: {reason}", file=sys.stderr)
+        print(RESULT_PREFIX + json.dumps({"ok": False, "error": type(exc).__name__, "hosts": hosts}))
         return 1
 
     for name in ("movies", "comments"):
@@ -71,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.database}.{name}: {r['count']} documents "
               f"({r['inserted']} inserted, {r['existing']} already there, {r['deleted']} deleted)")  # fmt: skip
     print(f"total: {result['total']} documents in {result['seconds']:.1f}s")
-    print("RAY101_RESULT " + json.dumps({"ok": True, **result}))
+    print(RESULT_PREFIX + json.dumps({"ok": True, **result}))
     return 0
 
 

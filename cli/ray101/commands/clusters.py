@@ -7,7 +7,7 @@ from ray101.commands.options import console, json_option, print_json
 
 def probe(target) -> bool:
     """Does the target's Jobs API answer /api/version within 2 s? (k8s: from its status)."""
-    import urllib.request
+    from ray101 import clusterhttp
 
     if target.jobs_url is None:
         return bool(target.kube and target.kube.ready)
@@ -15,13 +15,7 @@ def probe(target) -> bool:
         token = target.read_token()
     except Exception:
         return False
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    request = urllib.request.Request(f"{target.jobs_url}/api/version", headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=2) as resp:
-            return resp.status == 200
-    except Exception:
-        return False
+    return clusterhttp.answers(target.jobs_url, token, timeout=2)
 
 
 @click.command("clusters")

@@ -8,11 +8,10 @@ from ray101.commands.options import (
     cluster_option, console, json_option, param_option, print_json, repeat_option,
 )
 
-RESULT_MARK = "RAY101_RESULT "
-
-
 def log_printer():
     """Echo a job's log as it arrives, minus the machine-readable result line."""
+    from ray101_jobs.common import RESULT_PREFIX
+
     pending = [""]
 
     def on_log(chunk: str) -> None:
@@ -20,7 +19,7 @@ def log_printer():
         lines = text.split("\n")
         pending[0] = lines.pop()  # keep a partial last line for the next chunk
         for line in lines:
-            if not line.startswith(RESULT_MARK):
+            if not line.startswith(RESULT_PREFIX):
                 click.echo(line)
         sys.stdout.flush()
 

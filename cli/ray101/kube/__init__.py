@@ -9,7 +9,8 @@ and namespace become targets named ``k8s-<key>`` (key from label ``ray101.io/clu
 - ``token``: the Ray auth token from the Secret KubeRay uses (never printed, logged or stored).
 - ``portforward``: the in-process port-forward to the head pod (``Forwarder``, ``bridge``).
 - ``connection``: all of it together: ``connect`` yields a live Connection for a ``with`` block.
-- ``chaos``: the Kubernetes side of ``ray101 chaos`` (deleting a worker pod).
+
+The Kubernetes side of ``ray101 chaos`` (deleting a worker pod) is ``ray101.chaos.kube``.
 
 Nothing here imports ``ray101.targets`` (the resolver imports this package, not the other way).
 """

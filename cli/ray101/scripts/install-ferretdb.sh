@@ -11,7 +11,8 @@
 # (-tags ferretdb_debug) use what it records, so Track/Untrack return at once in release builds,
 # as the tracker's own debugbuild.Enabled switch intends (docs/performance.md, "MongoDB server").
 #
-# Usage: scripts/install-ferretdb.sh [TOOLS_DIR]   (default: $RAY101_TOOLS or <repo>/.tools)
+# Usage: install-ferretdb.sh [TOOLS_DIR]   (default: $RAY101_TOOLS, else ~/.cache/ray101/tools)
+# It ships inside the ray101 package (ray101/scripts/); `ray101 mongo install` runs it.
 # Idempotent: does nothing when <tools>/bin/ferretdb reports the version and <tools>/bin/ferretdb.build
 # names this build (BUILD below); FERRETDB_LEAK_TRACKER=on builds it unchanged.
 set -euo pipefail
@@ -19,8 +20,7 @@ set -euo pipefail
 VERSION="${FERRETDB_VERSION:-v1.24.2}"
 TRACKER="${FERRETDB_LEAK_TRACKER:-off}"
 BUILD="$VERSION leak-tracker=$TRACKER"
-repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-tools="${1:-${RAY101_TOOLS:-$repo_root/.tools}}"
+tools="${1:-${RAY101_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/ray101/tools}}"
 bin="$tools/bin/ferretdb"
 
 if [[ -x "$bin" ]] && "$bin" --version 2>/dev/null | grep -q "version: $VERSION\$\|$VERSION" &&

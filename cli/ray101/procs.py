@@ -1,0 +1,86 @@
+"""Process control, in one place: is a process alive, and stopping processes TERM-then-KILL.
+
+Used for the local Ray nodes (``localcluster``), the processes left in their network namespaces
+(``localnet``) and the MongoDB server ray101 starts (``mongo``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from pathlib import Path
+
+POLL_S = 0.05
+
+
+def alive(pid: int | None, binary: str | None = None) -> bool:
+    """Is ``pid`` running (not a zombie) and, when ``binary`` is given, still that program?
+
+    A dead child of ours is reaped on the way, so it does not linger as a zombie.
+    """
+    if not pid:
+        return False
+    with contextlib.suppress(ChildProcessError, OSError):
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        if stat.rsplit(")", 1)[1].split()[0] == "Z":
+            return False
+        if binary:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
+            return Path(cmd).name == Path(binary).name
+    except (OSError, IndexError):
+        pass
+    return True
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (children that left its process group included)."""
+    try:
+        import psutil
+
+        return [c.pid for c in psutil.Process(pid).children(recursive=True)]
+    except Exception:
+        return []
+
+
+def terminate(pids: list[int], grace: float, first: int = signal.SIGTERM,
+              groups: tuple[int, ...] = ()) -> None:
+    """Send ``first`` to ``pids`` (and the process ``groups``), then SIGKILL to whatever still
+    runs ``grace`` seconds later; returns once they are gone (or 5 s after the SIGKILL)."""
+    signals = [first] if first == signal.SIGKILL else [first, signal.SIGKILL]
+    for sig in signals:
+        for group in groups:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(group, sig)
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + (5.0 if sig == signal.SIGKILL else grace)
+        while time.monotonic() < deadline and any(alive(p) for p in pids):
+            time.sleep(POLL_S)
+        if not any(alive(p) for p in pids):
+            return
+
+
+def stop(pid: int, grace: float = 10.0, binary: str | None = None) -> bool:
+    """SIGTERM ``pid`` (SIGKILL after ``grace``); True when it was running."""
+    if not alive(pid, binary):
+        return False
+    terminate([pid], grace)
+    return True
+
+
+def stop_group(pgid: int, grace: float, first: int = signal.SIGTERM) -> None:
+    """Stop a process group and each of its descendants (a child may have left the group)."""
+    terminate([pgid, *descendants(pgid)], grace, first, groups=(pgid,))

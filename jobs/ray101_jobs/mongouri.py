@@ -1,0 +1,80 @@
+"""MongoDB URIs and clients, shared by the CLI (``ray101.mongo``) and the jobs on Ray nodes.
+
+The jobs run where only ``ray101_jobs`` is installed, so this lives here and the CLI imports it.
+Nothing here prints a password: ``redact`` and ``hosts_of`` are what messages show.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+URI_ENV = "RAY101_MONGO_URI"
+
+_QUERY_SECRET = re.compile(
+    r"(?i)([?&](?:password|authMechanismProperties|tlsCertificateKeyFilePassword)=)[^&]*")
+
+
+def from_env() -> str | None:
+    """``RAY101_MONGO_URI``, or None when it is unset or empty."""
+    return os.environ.get(URI_ENV) or None
+
+
+def redact(uri: str | None) -> str | None:
+    """``uri`` with any password replaced by ``***`` (safe to print or log).
+
+    Everything between the user name and the last ``@`` goes, so an unescaped ``@`` in the
+    password hides too much rather than too little.
+    """
+    if not uri:
+        return uri
+    scheme, sep, rest = uri.partition("://")
+    if not sep:
+        return "***" if "@" in uri else uri
+    at = rest.rfind("@")
+    if at >= 0:
+        user, colon, _ = rest[:at].partition(":")
+        rest = f"{user}:***{rest[at:]}" if colon else rest
+    return _QUERY_SECRET.sub(r"\1***", f"{scheme}://{rest}")
+
+
+def hosts_of(uri: str) -> str:
+    """The host list of a MongoDB URI (no credentials), for error messages."""
+    rest = uri.partition("://")[2] or uri
+    rest = rest[rest.rfind("@") + 1 :]
+    return re.split(r"[/?]", rest, maxsplit=1)[0] or "?"
+
+
+def password_of(uri: str) -> str | None:
+    rest = uri.partition("://")[2]
+    at = rest.rfind("@")
+    if at < 0:
+        return None
+    _, colon, password = rest[:at].partition(":")
+    return password if colon and password else None
+
+
+def short_reason(exc: BaseException, uri: str | None = None) -> str:
+    """A one-line, password-free reason from a pymongo error."""
+    text = str(exc).split(", Timeout:")[0].split("Topology Description")[0]
+    text = " ".join(text.split()).rstrip(",; ")
+    if uri:
+        password = password_of(uri)
+        if password:
+            text = text.replace(password, "***")
+        text = text.replace(uri, redact(uri) or "")
+    return text[:300]
+
+
+def client(uri: str, timeout_ms: int = 5000):
+    """A ``MongoClient`` that fails fast: it gives up selecting a server after ``timeout_ms``
+    (the driver's default waits 30 s for a dead server)."""
+    import pymongo
+
+    return pymongo.MongoClient(
+        uri,
+        serverSelectionTimeoutMS=timeout_ms,
+        connectTimeoutMS=timeout_ms,
+        socketTimeoutMS=max(timeout_ms * 12, 60000),
+        appname="ray101",
+    )
