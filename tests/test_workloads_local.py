@@ -114,3 +114,27 @@ def test_jobs_are_tagged_with_workload_and_topology(lab, compared):
         assert meta["topology"] == "multi"
         assert meta["cluster"] == "local-multi"
         assert meta["run_id"] == data["run_id"]
+
+
+def test_runs_show_renders_the_comparison_again_byte_for_byte(lab, compared, tmp_path):
+    data, out = compared
+    listed = lab.cli("runs", "--json", check=True)
+    assert {"run_id": data["run_id"], "kind": "compare"}.items() <= json.loads(listed.stdout)[-1].items()
+    again = tmp_path / "again"
+    lab.cli("runs", "show", "--out", str(again), check=True)  # the latest comparison
+    for name in ("compare.json", "compare.md", "compare.png", "compare.html"):
+        assert (again / name).read_bytes() == (out / name).read_bytes(), name
+    shown = lab.cli("runs", "show", data["run_id"], "--json", check=True)
+    assert json.loads(shown.stdout) == data
+    # `ray101 run` and `ray101 compare` agree on every figure of the same job.
+    from ray101.commands.run import summary_line
+    from ray101.figures import cold_warm, overhead_pct
+
+    for run in data["runs"]:
+        row = next(r for r in data["rows"] if r["workload"] == run["workload"])
+        cell = row["clusters"][run["cluster"]]
+        cold, warm = cold_warm(run["runtimes_s"])
+        assert (cell["cold_s"], cell["warm_s"]) == (cold, warm)
+        if cell["overhead_pct"] is not None:
+            assert f"warm {warm:.2f} s, {overhead_pct(warm, run['ideal_s']):+.0f}% vs ideal" in \
+                summary_line(run)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ray101 import clusterhttp, localnet, procs, registry, state
 from ray101.errors import Ray101Error
-from ray101.localplan import (DEFAULT_SUBNET, MONGO_PORT, MULTI, SINGLE, Node, Plan, jobs_url,
+from ray101.localplan import (DEFAULT_SUBNET, MULTI, SINGLE, Node, Plan, jobs_url,
                               load, make_plan, plan_from, port_free, save, state_path)
 from ray101.models import LOCAL, Target
 
@@ -152,12 +152,9 @@ def target_for(plan: Plan, cluster: str) -> Target:
 
 
 # --- the commands' work ------------------------------------------------------------------------
-def up(cpus: float = 2, workers: int = 2, subnet: str | None = DEFAULT_SUBNET,
-       netns: bool | None = None, seed: bool = True, progress=print,
-       mongo_port: int = MONGO_PORT) -> dict:
-    """Start (or repair) MongoDB and both clusters; starts nothing that already runs."""
-    from ray101 import mongo
-
+def prepare(cpus: float = 2, workers: int = 2, subnet: str | None = DEFAULT_SUBNET,
+            netns: bool | None = None, progress=print) -> Plan:
+    """The plan for both clusters (the recorded one when they exist), its network in place."""
     current = load()
     # With clusters recorded, their ports are ours (busy): keep the recorded nodes instead.
     plan = make_plan(cpus, workers, subnet, netns,
@@ -176,16 +173,19 @@ def up(cpus: float = 2, workers: int = 2, subnet: str | None = DEFAULT_SUBNET,
         localnet.check_subnet(plan)  # before saying anything: a clash is the one line the user sees
         progress(f"network: bridge {plan.bridge} {plan.bridge_ip} on {plan.subnet}")
         localnet.setup_network(plan)
-    mongo_host = plan.bridge_ip if plan.netns else "127.0.0.1"
-    progress(f"MongoDB: starting on {mongo_host}:{mongo_port}")
-    uri = mongo.ensure_running(host=mongo_host, port=mongo_port)
-    if seed:
-        from ray101_jobs import mflix
+    return plan
 
-        report = mflix.seed(uri)
-        progress(f"MongoDB: sample_mflix seeded ({_seed_summary(report)})")
+
+def mongo_host(plan: Plan) -> str:
+    """Where the nodes reach a MongoDB server on this machine: the bridge, else loopback."""
+    return plan.bridge_ip if plan.netns else "127.0.0.1"
+
+
+def start(plan: Plan, mongo_uri: str | None, progress=print) -> list[str]:
+    """Start (or repair) both clusters of ``plan``, their nodes given ``mongo_uri``; starts
+    nothing that already runs. Returns the names of the nodes it started."""
     token = token_file().read_text().strip()
-    save(plan, {"mongo_uri_host": mongo_host})
+    save(plan, {})
     started = []
     for cluster in (SINGLE, MULTI):
         nodes = plan.cluster_nodes(cluster)
@@ -198,21 +198,15 @@ def up(cpus: float = 2, workers: int = 2, subnet: str | None = DEFAULT_SUBNET,
             if not node_alive(node):
                 # One node at a time: nodes of a cluster share its temp dir, and raylets that
                 # start together race for the same socket names there.
-                start_node(plan, node, uri)
+                start_node(plan, node, mongo_uri)
                 started.append(node.name)
-                save(plan, {"mongo_uri_host": mongo_host})
+                save(plan, {})
                 wait_for_node(plan, node, token)
     for cluster in (SINGLE, MULTI):
         wait_ready(plan, cluster, token)
         registry.register(target_for(plan, cluster))
         progress(f"{cluster}: {len(plan.cluster_nodes(cluster))} node(s) ready at {jobs_url(plan, cluster)}")
-    return {"started": started, "plan": plan}
-
-
-def _seed_summary(report) -> str:
-    if isinstance(report, dict):
-        return ", ".join(f"{k}={v}" for k, v in report.items() if not isinstance(v, dict)) or str(report)
-    return str(report)
+    return started
 
 
 def wait_for_node(plan: Plan, node: Node, token: str, timeout: float = 90.0) -> None:
@@ -234,10 +228,9 @@ def wait_for_node(plan: Plan, node: Node, token: str, timeout: float = 90.0) -> 
     raise Ray101Error(f"Ray node {node.name} did not join within {timeout:.0f} s; see {node.log}")
 
 
-def down(progress=print) -> list[str]:
-    """Stop exactly what `up` started, remove namespaces and bridge. Fine when nothing runs."""
-    from ray101 import mongo
-
+def down() -> list[str]:
+    """Stop exactly the nodes `start` started, remove namespaces and bridge. Fine when nothing
+    runs. Returns the names of the nodes that were running."""
     data = load()
     stopped = []
     if data:
@@ -249,7 +242,6 @@ def down(progress=print) -> list[str]:
         if plan.netns:
             localnet.teardown_network(plan)
         shutil.rmtree(f"/tmp/{plan.prefix}", ignore_errors=True)
-    mongo.stop()
     for name in (SINGLE, MULTI):
         registry.unregister(name)
     state_path().unlink(missing_ok=True)

@@ -3,7 +3,8 @@
 import click
 
 from ray101 import __version__
-from ray101.commands import chaos, clusters, compare, jobs, local, mongo, run, serve, workloads
+from ray101.commands import (chaos, clusters, compare, jobs, local, mongo, run, runs, serve,
+                             workloads)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -19,6 +20,6 @@ def cli():
     """
 
 
-for module in (workloads, clusters, run, jobs, compare, local, mongo, serve, chaos):
+for module in (workloads, clusters, run, jobs, compare, runs, local, mongo, serve, chaos):
     for command in module.COMMANDS:
         cli.add_command(command)

@@ -1,7 +1,9 @@
-"""The run store: every finished job ray101 followed, one JSON file each.
+"""The run store: every finished job ray101 followed, one JSON file each, and each comparison.
 
-``<RAY101_HOME>/runs/<run_id>/<job_id>.json``. Files are written atomically (temp file +
-rename), so a ray101 killed mid-write leaves the previous records intact and readable.
+``<RAY101_HOME>/runs/<run_id>/<job_id>.json`` per job; a ``ray101 compare`` also leaves its
+whole report there as ``compare.json`` (in its own key order, so that it renders again byte for
+byte: ``ray101 runs show``). Files are written atomically (temp file + rename), so a ray101
+killed mid-write leaves the previous records intact and readable.
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ import time
 from pathlib import Path
 
 from ray101 import state
+from ray101.errors import Ray101Error
+
+COMPARISON = "compare.json"
 
 
 def new_run_id() -> str:
@@ -26,6 +31,53 @@ def record(run_id: str, entry: dict) -> Path:
     path = runs_dir() / run_id / f"{entry['job_id']}.json"
     state.atomic_write(path, json.dumps(entry, indent=2, sort_keys=True) + "\n")
     return path
+
+
+def record_comparison(data: dict) -> Path:
+    """Keep a comparison's report (``comparison.report``) beside its jobs' records."""
+    path = runs_dir() / data["run_id"] / COMPARISON
+    state.atomic_write(path, json.dumps(data, indent=2) + "\n")
+    return path
+
+
+def _read(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise Ray101Error(f"the run record {path} is unreadable: {exc}") from None
+
+
+def run_ids() -> list[str]:
+    """Every recorded run, oldest first (run ids start with their time)."""
+    if not runs_dir().is_dir():
+        return []
+    return sorted(p.name for p in runs_dir().iterdir() if p.is_dir())
+
+
+def entries(run_id: str) -> list[dict]:
+    """The job records of one run, in the order they finished."""
+    folder = runs_dir() / run_id
+    if not folder.is_dir():
+        known = run_ids()
+        hint = f"the latest is {known[-1]}" if known else "none recorded yet"
+        raise Ray101Error(f"no run {run_id} in {runs_dir()} ({hint}; `ray101 runs` lists them)")
+    records = [_read(p) for p in folder.glob("*.json") if p.name != COMPARISON]
+    return sorted(records, key=lambda e: (e.get("recorded_at") or "", e.get("job_id") or ""))
+
+
+def comparison(run_id: str) -> dict | None:
+    """The report of the comparison ``run_id``, or None when the run was not a comparison."""
+    entries(run_id)  # a clear error for an unknown run
+    path = runs_dir() / run_id / COMPARISON
+    return _read(path) if path.exists() else None
+
+
+def last_comparison() -> str:
+    """The id of the latest comparison in the store."""
+    for run_id in reversed(run_ids()):
+        if (runs_dir() / run_id / COMPARISON).exists():
+            return run_id
+    raise Ray101Error(f"no comparison recorded in {runs_dir()}: run `ray101 compare` first")
 
 
 def entry_from(outcome, workload: str, cluster: str, run_id: str, params: dict, repeat: int) -> dict:

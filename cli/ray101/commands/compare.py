@@ -13,6 +13,22 @@ def _split(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
+def print_table(data: dict, tail: str) -> None:
+    """The comparison as a table on stdout, then one line: consistent, how long, ``tail``."""
+    from rich.table import Table
+
+    from ray101 import render
+
+    header, body = render.table_rows(data)
+    table = Table(*header, title=f"ray101 compare {data['run_id']}")
+    for row in body:
+        table.add_row(*row)
+    con = console()
+    con.print(table)
+    con.print(f"consistent: {str(data['consistent']).lower()}  ·  "
+              f"{data['elapsed_s']:.0f} s  ·  {tail}")
+
+
 @click.command("compare")
 @click.option("--clusters", default="local-single,local-multi", show_default=True,
               help="Comma-separated cluster names (or Jobs API URLs).")
@@ -35,7 +51,6 @@ def compare_cmd(clusters, workload_list, repeat, out, timeout, as_json):
     Example: ray101 compare --clusters local-single,local-multi --repeat 3 --out results
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-    from rich.table import Table
 
     from ray101 import comparison, matrix, render, runner, store
     from ray101.commands import waiting
@@ -83,18 +98,12 @@ def compare_cmd(clusters, workload_list, repeat, out, timeout, as_json):
         except KeyboardInterrupt:
             sys.exit(130)
     data = comparison.report(runs, facts, run_id, repeat, time.monotonic() - started)
+    store.record_comparison(data)
     files = render.write(data, out)
     if as_json:
         print_json(data)
     else:
-        header, body = render.table_rows(data)
-        table = Table(*header, title=f"ray101 compare {run_id}")
-        for row in body:
-            table.add_row(*row)
-        con = console()
-        con.print(table)
-        con.print(f"consistent: {str(data['consistent']).lower()}  ·  "
-                  f"{data['elapsed_s']:.0f} s  ·  wrote {', '.join(str(f) for f in files)}")
+        print_table(data, f"wrote {', '.join(str(f) for f in files)}")
     failed = [r for r in runs if r["status"] != "SUCCEEDED"]
     if failed:
         raise Ray101Error(f"{len(failed)} run(s) did not succeed: " + "; ".join(

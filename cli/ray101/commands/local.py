@@ -33,11 +33,10 @@ def up_cmd(cpus, workers, subnet, netns, mongo_port, no_seed):
 
     Example: ray101 local up --cpus 2 --workers 2
     """
-    from ray101 import localcluster
+    from ray101 import lab
 
-    result = localcluster.up(cpus, workers, subnet, netns, seed=not no_seed,
-                             progress=lambda msg: click.echo(msg, err=True),
-                             mongo_port=mongo_port)
+    result = lab.up(cpus, workers, subnet, netns, seed=not no_seed,
+                    progress=lambda msg: click.echo(msg, err=True), mongo_port=mongo_port)
     started = result["started"]
     click.echo(f"started: {', '.join(started)}" if started else "everything was already up")
     click.echo("Next: ray101 compare   |   ray101 dashboard --cluster local-multi   |   "
@@ -50,9 +49,9 @@ def down_cmd():
 
     Example: ray101 local down
     """
-    from ray101 import localcluster
+    from ray101 import lab
 
-    stopped = localcluster.down(progress=lambda msg: click.echo(msg, err=True))
+    stopped = lab.down()
     click.echo(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
 
 

@@ -1,0 +1,41 @@
+"""The local lab as one thing: MongoDB and both local clusters, started and stopped together.
+
+``localcluster`` knows Ray nodes and ``mongo`` knows the MongoDB server; neither starts the
+other. ``up`` composes them: the clusters' network first (MongoDB listens on its bridge), then
+MongoDB (seeded), then the nodes, which find MongoDB through ``RAY101_MONGO_URI``.
+"""
+
+from __future__ import annotations
+
+from ray101 import localcluster, mongo
+from ray101.localplan import DEFAULT_SUBNET, MONGO_PORT
+
+
+def up(cpus: float = 2, workers: int = 2, subnet: str | None = DEFAULT_SUBNET,
+       netns: bool | None = None, seed: bool = True, progress=print,
+       mongo_port: int = MONGO_PORT) -> dict:
+    """Start (or repair) MongoDB and both clusters; starts nothing that already runs."""
+    plan = localcluster.prepare(cpus, workers, subnet, netns, progress)
+    host = localcluster.mongo_host(plan)
+    progress(f"MongoDB: starting on {host}:{mongo_port}")
+    uri = mongo.ensure_running(host=host, port=mongo_port)
+    if seed:
+        from ray101_jobs import mflix
+
+        report = mflix.seed(uri)
+        progress(f"MongoDB: sample_mflix seeded ({_seed_summary(report)})")
+    started = localcluster.start(plan, uri, progress)
+    return {"started": started, "plan": plan}
+
+
+def _seed_summary(report) -> str:
+    if isinstance(report, dict):
+        return ", ".join(f"{k}={v}" for k, v in report.items() if not isinstance(v, dict)) or str(report)
+    return str(report)
+
+
+def down() -> list[str]:
+    """Stop both clusters, then the MongoDB server ray101 started. Fine when nothing runs."""
+    stopped = localcluster.down()
+    mongo.stop()
+    return stopped
