@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# k8s/host/down.sh: stop the host provider's cluster and leave the host as up.sh found it
+# (`make clean-cluster PROVIDER=host`). Runs as root; safe to run twice or after a failed up.sh.
+#
+#   - every process it started (kubelet, kube-proxy, control plane, etcd, containerd, its shims
+#     and all pod processes), found by pid files, its kubepods cgroups and its containerd socket
+#   - mounts under the state dir and under the host directories the kubelet/containerd created
+#   - kube-proxy's nftables tables (kube-proxy --cleanup), the kubelet's KUBE-* iptables chains,
+#     the provider's own nftables table, the bridge and its veths
+#   - the sysctls the kubelet changed, the kubepods cgroups, the directories the kubelet and
+#     containerd created, the `ray101-host` kubeconfig context, and the state dir itself
+# Only things this provider made are touched: other bridges, tables and processes are left alone.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+source "$here/common.sh"
+need_root
+set +e   # best effort from here: remove as much as possible, then report what is left
+
+pid_of() { [ -f "$STATE/pids/$1.pid" ] && cat "$STATE/pids/$1.pid"; }
+stop() { # stop NAME: TERM its process group, KILL after 20 s
+  local pid; pid=$(pid_of "$1") || return 0
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid"
+  for _ in $(seq 40); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.5; done
+  kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid"
+}
+pod_pids() { # every process in the kubelet's pod cgroups
+  find /sys/fs/cgroup -path '*/kubepods*' -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u
+}
+shim_pids() { # containerd shims serving our socket (matched on the full socket path)
+  for p in /proc/[0-9]*; do
+    tr '\0' ' ' < "$p/cmdline" 2>/dev/null | grep -qF -- "-address $SOCK " && echo "${p#/proc/}"
+  done
+}
+
+stop kubelet
+# pods: kill their processes, then the shims, then containerd
+for _ in 1 2 3; do
+  pids=$(pod_pids); [ -z "$pids" ] && break
+  kill -KILL $pids 2>/dev/null; sleep 1
+done
+pids=$(shim_pids); [ -n "$pids" ] && kill -KILL $pids 2>/dev/null
+stop containerd
+pids=$(shim_pids); [ -n "$pids" ] && kill -KILL $pids 2>/dev/null
+stop kube-proxy
+[ -x "$K8S_BIN/kube-proxy" ] && "$K8S_BIN/kube-proxy" --cleanup --proxy-mode nftables >/dev/null 2>&1
+[ -x "$K8S_BIN/kube-proxy" ] && "$K8S_BIN/kube-proxy" --cleanup --proxy-mode iptables >/dev/null 2>&1
+for p in kube-scheduler kube-controller-manager kube-apiserver etcd; do stop "$p"; done
+
+# mounts (deepest first)
+created_dirs=$(awk '$1 == "created" {print $2}' "$STATE/host.env" 2>/dev/null)
+for root in "$STATE" $created_dirs; do
+  findmnt -rn -o TARGET | awk -v r="$root" 'index($0, r) == 1' | sort -r | while read -r m; do
+    umount "$m" 2>/dev/null || umount -l "$m"
+  done
+done
+
+# iptables chains the kubelet made (KUBE-FIREWALL, KUBE-KUBELET-CANARY, KUBE-IPTABLES-HINT, ...)
+for ipt in iptables ip6tables; do
+  command -v $ipt >/dev/null || continue
+  for t in filter nat mangle; do
+    $ipt-save -t $t 2>/dev/null | grep -E '^-A [A-Z]+ .*-j KUBE-' | grep -vE '^-A KUBE-' | sed 's/^-A //' \
+      | while read -r rule; do eval "$ipt -t $t -D $rule" 2>/dev/null; done
+    for c in $($ipt-save -t $t 2>/dev/null | sed -n 's/^:\(KUBE-[^ ]*\) .*/\1/p'); do $ipt -t $t -F "$c" 2>/dev/null; done
+    for c in $($ipt-save -t $t 2>/dev/null | sed -n 's/^:\(KUBE-[^ ]*\) .*/\1/p'); do $ipt -t $t -X "$c" 2>/dev/null; done
+  done
+done
+# iptables-nft tables that only exist because of the kubelet: dropped when not there before and empty now
+before_tables=$(awk '$1 == "nft-table" {print $2 " " $3}' "$STATE/host.env" 2>/dev/null)
+nft list tables 2>/dev/null | awk '{print $2 " " $3}' | while read -r fam name; do
+  [ "$fam $name" = "inet $NFT_TABLE" ] && continue
+  grep -qxF "$fam $name" <<<"$before_tables" && continue
+  [ -f "$STATE/host.env" ] || continue
+  # only tables made of empty chains (what iptables-nft leaves behind)
+  nft list table "$fam" "$name" 2>/dev/null | grep -qE '^\s+(counter|jump|ip |ip6 |meta |[a-z]+ .*(accept|drop|return))' && continue
+  nft delete table "$fam" "$name"
+done
+nft delete table inet "$NFT_TABLE" 2>/dev/null
+
+# network: veths on our bridge, the bridge
+for l in $(ip -o link show master "$HOST_BRIDGE" 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1); do ip link del "$l"; done
+ip link del "$HOST_BRIDGE" 2>/dev/null
+
+# sysctls the kubelet changed
+awk '$1 == "sysctl" {print $2 " " $3}' "$STATE/host.env" 2>/dev/null | while read -r k v; do
+  [ "$(sysctl -n "$k")" = "$v" ] || sysctl -qw "$k=$v"
+done
+
+# cgroups (kubepods from the kubelet, k8s.io from containerd), deepest first
+for top in /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/*/k8s.io /sys/fs/cgroup/kubepods /sys/fs/cgroup/k8s.io; do
+  [ -d "$top" ] && find "$top" -depth -type d -exec rmdir {} + 2>/dev/null
+done
+
+# kubeconfig context
+if [ -f "$KUBECONFIG_FILE" ] && [ -x "$K8S_BIN/kubectl" ]; then
+  k=("$K8S_BIN/kubectl" --kubeconfig "$KUBECONFIG_FILE")
+  [ "$("${k[@]}" config current-context 2>/dev/null)" = "$CONTEXT" ] && "${k[@]}" config unset current-context >/dev/null
+  "${k[@]}" config delete-context "$CONTEXT" >/dev/null 2>&1
+  "${k[@]}" config delete-cluster "$CONTEXT" >/dev/null 2>&1
+  "${k[@]}" config delete-user "$CONTEXT" >/dev/null 2>&1
+  if grep -qxF "kubeconfig-created $KUBECONFIG_FILE" "$STATE/host.env" 2>/dev/null \
+     && [ -z "$("${k[@]}" config get-contexts -o name 2>/dev/null)" ]; then
+    rm -f "$KUBECONFIG_FILE"; rmdir "$(dirname "$KUBECONFIG_FILE")" 2>/dev/null
+  fi
+fi
+
+# directories the kubelet, containerd and CNI created, then our state
+for d in $created_dirs; do rm -rf "$d"; done
+left=$(findmnt -rn -o TARGET | awk -v r="$STATE" 'index($0, r) == 1')
+[ -n "$left" ] && { echo "host provider: still mounted, state kept: $left" >&2; exit 1; }
+rm -rf "$STATE"
+echo "host cluster is down (state, bridge $HOST_BRIDGE, tables and sysctls restored)"

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# k8s/host/images.sh: build the images the host provider's cluster runs, with no registry, and load
+# them into its containerd (`ctr -n k8s.io images import`). Run by up.sh; runs as root.
+#
+#   pause     localhost/ray101/pause:<k8s>        the kubernetes module's pause.c, gcc -static
+#   coredns   localhost/ray101/coredns:<ver>      the CoreDNS binary built by build.sh
+#   operator  localhost/ray101/kuberay-operator:v<ver>   the KubeRay operator built by build.sh
+#   ferretdb  localhost/ray101/ferretdb:<ver>     FerretDB (scripts/install-ferretdb.sh), the chart's
+#                                                  MongoDB-compatible server (k8s/host/values.yaml)
+#   ray       localhost/ray101/ray:<ray>          Debian 12 (mmdebstrap) + Python 3.11 + ray[default],
+#                                                  pymongo and ray101 (ray101_jobs) baked in: the
+#                                                  content of k8s/Dockerfile; uid 1000 gid 100, HOME
+#                                                  /home/ray as in the official image
+# Each image is an OCI tarball in ${RAY101_CACHE}/images/, named by version and a hash of what goes
+# into it (for ray: this script, pyproject.toml and the cli/ and jobs/ sources), so it is built once.
+# Usage: images.sh [--build-only]
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+source "$here/common.sh"
+need_root
+build_only=${1:-}
+IMAGES=$RAY101_CACHE/images
+mkdir -p "$IMAGES"
+work=$(mktemp -d "$RAY101_CACHE/.images.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+hash_of() { # hash_of PATH...: a short content hash of files (dirs walked, caches skipped)
+  find "$@" -type f ! -path '*/__pycache__/*' ! -name '*.pyc' ! -path '*.egg-info/*' -print0 | sort -z \
+    | xargs -0 sha256sum | sed "s|  $repo/|  |" | sha256sum | cut -c1-12
+}
+# oci NAME REF TAR USER ENTRYPOINT [ENV...]: pack $work/NAME/rootfs into an OCI tarball
+oci() {
+  local name=$1 ref=$2 tar=$3 user=$4 entry=$5; shift 5
+  local L=$work/$name/layout B=$work/$name/bundle
+  umoci init --layout "$L"
+  umoci new --image "$L:$ref"
+  umoci unpack --image "$L:$ref" "$B" >/dev/null
+  cp -a "$work/$name/rootfs/." "$B/rootfs/"
+  umoci repack --image "$L:$ref" "$B"
+  local args=(--config.user "$user" --config.entrypoint "$entry" --architecture "$(dpkg --print-architecture)")
+  for e; do args+=(--config.env "$e"); done
+  umoci config --image "$L:$ref" "${args[@]}"
+  umoci gc --layout "$L"
+  tar -C "$L" -cf "$tar.tmp" . && mv "$tar.tmp" "$tar"
+  rm -rf "$work/$name"
+}
+static_rootfs() { # static_rootfs NAME UID: a minimal rootfs for one static binary
+  local r=$work/$1/rootfs
+  mkdir -p "$r"/{etc,tmp}; chmod 1777 "$r/tmp"
+  printf 'root:x:0:0:root:/:/sbin/nologin\nnonroot:x:%s:%s:nonroot:/:/sbin/nologin\n' "$2" "$2" > "$r/etc/passwd"
+  printf 'root:x:0:\nnonroot:x:%s:\n' "$2" > "$r/etc/group"
+  echo "$r"
+}
+want() { [ -z "${IMAGES_ONLY:-}" ] || [[ " $IMAGES_ONLY " == *" $1 "* ]]; }  # IMAGES_ONLY="ray ..."
+built() { echo "image: $1 ($(( $(date +%s) - start )) s) -> $2"; }
+
+# pause
+PAUSE_TAR=$IMAGES/pause-$KUBERNETES_VERSION.tar
+if want pause && [ ! -f "$PAUSE_TAR" ]; then
+  start=$(date +%s); r=$(static_rootfs pause 65535)
+  install -m 755 "$RAY101_CACHE/pause-$KUBERNETES_VERSION/bin/pause" "$r/pause"
+  oci pause "$PAUSE_IMAGE" "$PAUSE_TAR" 65535:65535 /pause; built pause "$PAUSE_TAR"
+fi
+
+# coredns
+COREDNS_TAR=$IMAGES/coredns-$COREDNS_VERSION.tar
+if want coredns && [ ! -f "$COREDNS_TAR" ]; then
+  start=$(date +%s); r=$(static_rootfs coredns 65532)
+  install -m 755 "$RAY101_CACHE/coredns-$COREDNS_VERSION/bin/coredns" "$r/coredns"
+  oci coredns "$COREDNS_IMAGE" "$COREDNS_TAR" 65532:65532 /coredns; built coredns "$COREDNS_TAR"
+fi
+
+# KubeRay operator (the upstream image is distroless, user 65532, entrypoint /manager)
+OPERATOR_TAR=$IMAGES/kuberay-operator-v$KUBERAY_VERSION.tar
+if want operator && [ ! -f "$OPERATOR_TAR" ]; then
+  start=$(date +%s); r=$(static_rootfs operator 65532)
+  install -m 755 "$RAY101_CACHE/kuberay-v$KUBERAY_VERSION/bin/manager" "$r/manager"
+  oci operator "$OPERATOR_IMAGE" "$OPERATOR_TAR" 65532:65532 /manager; built operator "$OPERATOR_TAR"
+fi
+
+# FerretDB (a static Go binary; the chart runs it as uid 999 like the official mongo image)
+FERRETDB_TAR=$IMAGES/ferretdb-$FERRETDB_VERSION.tar
+if want ferretdb && [ ! -f "$FERRETDB_TAR" ]; then
+  start=$(date +%s)
+  # the binary `make mongo-server` builds (.tools or RAY101_TOOLS), else built into the cache
+  fdb=${RAY101_TOOLS:-$repo/.tools}/bin/ferretdb
+  if ! "$fdb" --version 2>/dev/null | grep -q "$FERRETDB_VERSION"; then
+    FERRETDB_VERSION=$FERRETDB_VERSION "$repo/scripts/install-ferretdb.sh" "$RAY101_CACHE/ferretdb-$FERRETDB_VERSION" >/dev/null
+    fdb=$RAY101_CACHE/ferretdb-$FERRETDB_VERSION/bin/ferretdb
+  fi
+  r=$(static_rootfs ferretdb 999); mkdir -p "$r/data/db"; chown 999:999 "$r/data/db"
+  install -m 755 "$fdb" "$r/ferretdb"
+  oci ferretdb "$FERRETDB_IMAGE" "$FERRETDB_TAR" 999:999 /ferretdb; built ferretdb "$FERRETDB_TAR"
+fi
+
+# Ray: the same content as k8s/Dockerfile (ray[default], pymongo, ray101 with ray101_jobs)
+RAY_HASH=$(hash_of "$here/images.sh" "$repo/pyproject.toml" "$repo/README.md" "$repo/cli" "$repo/jobs")
+RAY_TAR=$IMAGES/ray-$RAY_VERSION-$RAY_HASH.tar
+if want ray && [ ! -f "$RAY_TAR" ]; then
+  start=$(date +%s); r=$work/ray/rootfs; mkdir -p "$work/ray"
+  mkdir -p "$work/ray/src"
+  cp -r "$repo/pyproject.toml" "$repo/README.md" "$repo/cli" "$repo/jobs" "$work/ray/src/"
+  find "$work/ray/src" -name __pycache__ -prune -exec rm -rf {} +
+  # pip inside the chroot trusts the host's CA bundle (the host may sit behind a TLS proxy).
+  mmdebstrap --quiet --variant=minbase --aptopt='Acquire::Check-Valid-Until "false"' \
+    --include=python3,python3-pip,python3-venv,python-is-python3,ca-certificates,procps,wget,bash,coreutils,netbase \
+    --customize-hook='cp /etc/ssl/certs/ca-certificates.crt "$1/tmp/host-ca.crt"' \
+    --customize-hook="cp -r '$work/ray/src' \"\$1/tmp/ray101-src\"" \
+    --customize-hook='chroot "$1" useradd --uid 1000 --gid 100 --create-home --shell /bin/bash ray' \
+    --customize-hook="chroot \"\$1\" env PIP_CERT=/tmp/host-ca.crt PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
+        pip install --quiet --break-system-packages 'ray[default]==$RAY_VERSION' 'pymongo>=4.10,<5'" \
+    --customize-hook='chroot "$1" env PIP_CERT=/tmp/host-ca.crt PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
+        pip install --quiet --break-system-packages --no-deps /tmp/ray101-src' \
+    --customize-hook='chroot "$1" python -c "import ray, ray101_jobs, pymongo; print(\"ray\", ray.__version__)"' \
+    --customize-hook='rm -rf "$1/tmp/host-ca.crt" "$1/tmp/ray101-src" "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*' \
+    bookworm "$r" >/dev/null
+  oci ray "$RAY_IMAGE" "$RAY_TAR" 1000:100 /bin/bash \
+    HOME=/home/ray PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8
+  built ray "$RAY_TAR"
+fi
+
+[ "$build_only" = --build-only ] && exit 0
+
+# load into the cluster's containerd (once per cluster: the stamps live in the state dir)
+mkdir -p "$STATE/images"
+for tar in "$PAUSE_TAR" "$COREDNS_TAR" "$OPERATOR_TAR" "$FERRETDB_TAR" "$RAY_TAR"; do
+  stamp=$STATE/images/$(basename "$tar").loaded
+  [ -f "$stamp" ] && continue
+  start=$(date +%s)
+  ctr_ images import --all-platforms "$tar" >/dev/null
+  touch "$stamp"; echo "image: loaded $(basename "$tar") ($(( $(date +%s) - start )) s)"
+done
