@@ -14,7 +14,7 @@ from click.testing import CliRunner
 from pymongo import MongoClient
 
 from mongo_support import closed_port, ferret, mongo_env, mongo_uri  # noqa: F401  (fixtures)
-from ray101 import mongo
+from ray101 import mongo, procs
 from ray101.main import cli
 from ray101_jobs import mflix
 
@@ -241,7 +241,7 @@ def test_start_twice_starts_one_server_and_stop_stops_it(mongo_uri, mongo_env):
 
     result = run("mongo", "stop")
     assert result.exit_code == 0 and f"stopped pid {first['pid']}" in result.output
-    assert not mongo._alive(first["pid"])
+    assert not procs.alive(first["pid"])
     assert json.loads(run("mongo", "status", "--json").output)["running"] is False
     assert run("mongo", "stop").exit_code == 0  # nothing to stop is fine
 
@@ -254,7 +254,7 @@ def test_start_on_another_host_restarts(mongo_uri, mongo_env):
     uri = mongo.ensure_running("127.0.0.2", mongo_env["port"])
     after = mongo.status()
     assert uri == f"mongodb://127.0.0.2:{mongo_env['port']}/" and after["host"] == "127.0.0.2"
-    assert after["pid"] != before["pid"] and not mongo._alive(before["pid"])
+    assert after["pid"] != before["pid"] and not procs.alive(before["pid"])
     assert mongo.ensure_running("127.0.0.1", mongo_env["port"]) == mongo_uri
 
 
