@@ -14,7 +14,7 @@ from pathlib import Path
 
 from conftest import RAY101, REPO, TEST_MONGO_PORT
 
-# Planted in a MongoDB URI by test_faults_mongo; test_zz_no_secret_leaks searches for it.
+# Planted in a MongoDB URI by test_faults_mongo; test_no_secret_leaks searches for it.
 MONGO_PASSWORD = "Pw-ray101-never-print-7f3a"
 
 

@@ -10,6 +10,7 @@ real `kubernetes.stream.portforward` code.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import socket
@@ -409,7 +410,7 @@ def test_forward_closes_its_listeners_when_connect_exits(fake, ray_head):
     with targets.connect(targets.resolve("k8s-single")) as conn:
         port = int(conn.jobs_url.rsplit(":", 1)[1])
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
-    time.sleep(0.3)
+    # Leaving the block closed the forward, which waits for its listener to close.
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=2)
 
@@ -471,3 +472,19 @@ def test_kill_worker_on_fake_api_server_refuses_pods_of_other_clusters(fake):
     with pytest.raises(Ray101Error, match="RayCluster ray101/ray101-single has no worker pod to kill"):
         kube_chaos.kill_worker(discovery.find("k8s-single"))
     assert not [r for r in fake.requests if r[0] == "DELETE"]
+
+
+def test_fake_api_server_rayclusters_and_secret_are_the_charts_rendering():
+    from chartlib import crd_errors, render
+
+    rendered = render()
+    assert fk.raycluster("multi", 2)["spec"] == rendered.rayclusters()["multi"]["spec"]
+    assert fk.raycluster("single", 0)["spec"] == rendered.rayclusters()["single"]["spec"]
+    for rc in (fk.raycluster("multi", 2), fk.raycluster("auto", 3, cpus=None),
+               fk.raycluster("open", 0, auth_secret=None), fk.raycluster("x", 1, release="r2")):
+        rc.pop("status", None)
+        assert crd_errors(rc) == [], rc["metadata"]["name"]
+    chart_secret = rendered.one("Secret", "ray101-ray-auth")
+    fake_secret = fk.secret("ray101-ray-auth", "t" * 64)
+    assert fake_secret["metadata"]["labels"] == chart_secret["metadata"]["labels"]
+    assert base64.b64decode(fake_secret["data"]["auth_token"]) == b"t" * 64

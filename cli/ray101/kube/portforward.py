@@ -11,6 +11,7 @@ import contextlib
 import select
 import socket
 import threading
+import time
 from typing import Callable
 
 from ray101.kube.client import Kube, first_line
@@ -44,6 +45,9 @@ class Forwarder:
         self.local: dict[int, int] = {}
         self._listeners: list[socket.socket] = []
         self._closed = threading.Event()
+        self._acceptors: list[threading.Thread] = []
+        self._bridges: list[threading.Thread] = []
+        self._lock = threading.Lock()  # acceptors of several ports add bridges at once
         for port in ports:
             listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -52,8 +56,10 @@ class Forwarder:
             listener.settimeout(0.2)
             self._listeners.append(listener)
             self.local[port] = listener.getsockname()[1]
-            threading.Thread(target=self._accept, args=(listener, port), daemon=True,
-                             name=f"ray101 forward :{self.local[port]} -> {port}").start()
+            acceptor = threading.Thread(target=self._accept, args=(listener, port), daemon=True,
+                                        name=f"ray101 forward :{self.local[port]} -> {port}")
+            self._acceptors.append(acceptor)
+            acceptor.start()
 
     def _accept(self, listener: socket.socket, port: int) -> None:
         while not self._closed.is_set():
@@ -64,7 +70,10 @@ class Forwarder:
             except OSError:
                 return
             conn.settimeout(None)
-            threading.Thread(target=self._serve, args=(conn, port), daemon=True).start()
+            bridging = threading.Thread(target=self._serve, args=(conn, port), daemon=True)
+            with self._lock:
+                self._bridges = [t for t in self._bridges if t.is_alive()] + [bridging]
+            bridging.start()
 
     def _serve(self, conn: socket.socket, port: int) -> None:
         try:
@@ -85,11 +94,20 @@ class Forwarder:
                 with contextlib.suppress(OSError):
                     sock.close()
 
-    def close(self) -> None:
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop listening and bridging, and wait (up to ``timeout`` s) for every thread to end:
+        afterwards the local ports are closed and ``error`` is final."""
         self._closed.set()
+        deadline = time.monotonic() + timeout
+        for thread in self._acceptors:  # they notice within their 0.2 s accept timeout
+            thread.join(max(0.0, deadline - time.monotonic()))
         for listener in self._listeners:
             with contextlib.suppress(OSError):
                 listener.close()
+        with self._lock:
+            bridges = list(self._bridges)
+        for thread in bridges:  # bridge() notices within its 0.5 s select timeout
+            thread.join(max(0.0, deadline - time.monotonic()))
 
 
 def bridge(local, remote, stop: threading.Event | None = None) -> bool:

@@ -1,4 +1,4 @@
-"""Runs last (file name): no secret in anything the suite made the CLI print, in any job log on
+"""Runs last (marker ``suite_end``, moved to the end by conftest.py): no secret in anything the suite made the CLI print, in any job log on
 either cluster, in the run store or in the state directory.
 
 Secrets: the clusters' auth token and the MongoDB password test_faults_mongo plants in a URI
@@ -8,9 +8,12 @@ Secrets: the clusters' auth token and the MongoDB password test_faults_mongo pla
 import json
 import os
 
+import pytest
 from test_faults_common import MONGO_PASSWORD
 
 from conftest import TRANSCRIPT
+
+pytestmark = pytest.mark.suite_end
 
 SKIP = {"auth_token"}  # where the token lives, on purpose (0600)
 
