@@ -141,8 +141,9 @@ def make_plan(cpus: float = 2, workers: int = 2, subnet: str | None = DEFAULT_SU
     prefix = _prefix()
     nodes: list[Node] = []
     layout = [(SINGLE, "head", 0)] + [(MULTI, "head", 0)] + [(MULTI, "worker", i + 1) for i in range(workers)]
+    # Checked on loopback too: a malformed --subnet is an error wherever the nodes end up.
+    net = _parse_subnet(subnet or DEFAULT_SUBNET, needed=len(layout) + 2)
     if use_netns:
-        net = _parse_subnet(subnet or DEFAULT_SUBNET, needed=len(layout) + 2)
         hosts = list(net.hosts())
         bridge_ip = str(hosts[0])
         for index, (cluster, role, k) in enumerate(layout):

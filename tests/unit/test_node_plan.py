@@ -73,3 +73,11 @@ def test_namespaces_without_root_are_refused_with_the_way_out(monkeypatch):
 
 def test_a_plan_survives_its_state_file(loopback_lab):
     assert localcluster.current_plan() == loopback_lab
+
+
+@pytest.mark.parametrize("netns", [True, False])
+def test_a_bad_subnet_is_refused_with_or_without_namespaces(monkeypatch, netns):
+    monkeypatch.setattr(localcluster, "can_use_netns", lambda: True)
+    with pytest.raises(Ray101Error, match="^--subnet '10.0.0.0/30' must be an IPv4 network with "
+                                          "at least 6 hosts$"):
+        localcluster.make_plan(subnet="10.0.0.0/30", netns=netns, is_free=lambda port: True)
