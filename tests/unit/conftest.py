@@ -35,10 +35,10 @@ def offline(tmp_path, monkeypatch):
 def loopback_lab(offline):
     """Both local clusters recorded and registered as `ray101 local up` would leave them on
     loopback, but nothing running: commands get as far as their checks of the input."""
-    from ray101 import localcluster, targets
+    from ray101 import localcluster, localplan, registry
 
-    plan = localcluster.make_plan(netns=False)
-    localcluster.save_plan(plan)
-    for cluster in (localcluster.SINGLE, localcluster.MULTI):
-        targets.register(localcluster.target_for(plan, cluster))
+    plan = localplan.make_plan(netns=False)
+    localplan.save_plan(plan)
+    for cluster in (localplan.SINGLE, localplan.MULTI):
+        registry.register(localcluster.target_for(plan, cluster))
     return plan

@@ -3,7 +3,8 @@ multi-over-single speedup, agreement of outputs, the table and the Markdown repo
 
 import pytest
 
-from ray101 import comparison
+from ray101 import comparison, render
+from ray101.figures import cold_warm
 
 CLUSTERS = {"local-single": {"topology": "single"}, "local-multi": {"topology": "multi"}}
 
@@ -21,7 +22,7 @@ def run(workload, cluster, runtimes, output=20, status="SUCCEEDED", ideal=None):
     ([9.0, 1.0, 3.0], 9.0, 2.0),
 ])
 def test_cold_is_the_first_repetition_and_warm_the_median_of_the_rest(runtimes, cold, warm):
-    assert comparison.cold_warm(runtimes) == (cold, warm)
+    assert cold_warm(runtimes) == (cold, warm)
 
 
 def test_summary_gives_overhead_over_ideal_and_speedup_single_over_multi():
@@ -73,13 +74,13 @@ def test_report_table_and_markdown_show_failures_and_agreement():
             run("serve-echo", "local-multi", [], output=None, status="STOPPED")]
     data = comparison.report(runs, CLUSTERS, "run-1", 2, elapsed_s=12.34)
     assert data["consistent"] is False and data["elapsed_s"] == 12.3
-    header, body = comparison.table_rows(data)
+    header, body = render.table_rows(data)
     assert header[:4] == ["workload", "cluster", "cold s", "warm s"]
     assert body[0] == ["parallel-retrieve", "local-single", "5.00", "3.30", "3.00", "+10%",
                        "3.00x", "yes"]
     assert body[1] == ["", "local-multi", "4.00", "1.10", "1.00", "+10%", "", ""]
     assert body[3][:4] == ["", "local-multi", "STOPPED", "—"]
     assert body[2][-2:] == ["—", "NO"]
-    md = comparison.markdown(data)
+    md = render.markdown(data)
     assert "| workload | cluster | cold s | warm s |" in md
     assert "| parallel-retrieve | local-single | 5.00 | 3.30 |" in md

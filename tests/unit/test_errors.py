@@ -4,10 +4,10 @@ pymongo's errors, each one line with no secret in it."""
 import pytest
 from pymongo.errors import ServerSelectionTimeoutError
 
-from ray101 import mongo
 from ray101.errors import Ray101Error
 from ray101.jobsapi import JobOutcome, JobsAPI
-from ray101.targets import Connection, Target
+from ray101.models import Connection, Target
+from ray101_jobs import mongouri
 
 URL = "http://10.1.2.3:8265"
 TOKEN = "t0k3n" * 8
@@ -78,9 +78,9 @@ def test_pymongo_errors_are_shortened_and_lose_the_password():
     exc = ServerSelectionTimeoutError(
         "10.1.2.3:27017: [Errno 111] Connection refused (configured timeouts: 5.0s), "
         "Timeout: 5.0s, Topology Description: <TopologyDescription id: 1, ...>")
-    reason = mongo.short_reason(exc, uri)
+    reason = mongouri.short_reason(exc, uri)
     assert reason == ("10.1.2.3:27017: [Errno 111] Connection refused (configured timeouts: "
                       "5.0s)")
     leaky = ValueError(f"bad option in {uri}: s3cr3t")
-    explained = mongo.short_reason(leaky, uri)
+    explained = mongouri.short_reason(leaky, uri)
     assert "s3cr3t" not in explained and "bob:***@10.1.2.3" in explained

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ROOTS = {"ray101": REPO / "cli" / "ray101", "ray101_jobs": REPO / "jobs" / "ray101_jobs"}
 
 
