@@ -30,9 +30,9 @@ import select
 import socket
 import struct
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Callable
 from urllib.parse import parse_qs, urlparse
 
 import yaml
@@ -61,7 +61,7 @@ class FakeKubeAPI:
         # (namespace, pod) -> {pod port: local TCP port}: where the port-forward streams go.
         self.forward_to: dict[tuple[str, str], dict[int, int]] = {}
         self.requests: list[tuple[str, str]] = []
-        self.on_request: Callable[["FakeKubeAPI", str, str], None] | None = None
+        self.on_request: Callable[[FakeKubeAPI, str, str], None] | None = None
         self.lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -80,7 +80,7 @@ class FakeKubeAPI:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def start(self) -> "FakeKubeAPI":
+    def start(self) -> FakeKubeAPI:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):

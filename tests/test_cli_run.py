@@ -3,6 +3,7 @@
 import json
 
 import pytest
+
 from test_faults_common import job_status, wait_for
 
 

@@ -52,7 +52,7 @@ def restore(lab) -> None:
     for cluster in ("local-single", "local-multi"):
         want = sum(1 for n in plan(lab)["nodes"] if n["cluster"] == cluster)
         wait_for(f"{cluster} to list exactly {want} alive node(s)",
-                 lambda: alive_in_ray(lab, cluster) == want, 120, every=1)
+                 lambda cluster=cluster, want=want: alive_in_ray(lab, cluster) == want, 120, every=1)
 
 
 def wait_for(what: str, check, timeout: float, every: float = 0.3):

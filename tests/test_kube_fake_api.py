@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import socket
 import threading
 import time
@@ -26,11 +25,11 @@ from click.testing import CliRunner
 import fake_kube_api as fk
 from ray101 import registry, targets
 from ray101.chaos import kube as kube_chaos
+from ray101.errors import Ray101Error
 from ray101.kube import discovery, readiness, token
 from ray101.kube.client import client
-from ray101.models import Target
-from ray101.errors import Ray101Error
 from ray101.main import cli
+from ray101.models import Target
 
 TOKEN = "tok-4f1d2c9a8b7e6d5c4b3a29181716151413121110"
 
@@ -437,7 +436,8 @@ def test_dropped_forward_on_fake_api_server_cluster_is_named_in_the_jobs_api_err
     assert result.exit_code == 1
     line = output.strip().splitlines()[-1]
     assert line.startswith("Error: cannot reach the Jobs API at http://127.0.0.1:")
-    assert "the port-forward to pod ray101/ray101-multi-head-x7k2p failed: cannot open a stream to port 8265: Handshake status 404 Not Found" in line
+    assert ("the port-forward to pod ray101/ray101-multi-head-x7k2p failed: cannot open a stream to "
+            "port 8265: Handshake status 404 Not Found") in line
     assert TOKEN not in output
 
 

@@ -33,7 +33,7 @@ def echo_port():
         while not stop.is_set():
             try:
                 conn, _ = server.accept()
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:  # closed at teardown
                 return

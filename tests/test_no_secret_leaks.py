@@ -1,5 +1,6 @@
-"""Runs last (marker ``suite_end``, moved to the end by conftest.py): no secret in anything the suite made the CLI print, in any job log on
-either cluster, in the run store or in the state directory.
+"""Runs last (marker ``suite_end``, moved to the end by conftest.py): no secret in anything the
+suite made the CLI print, in any job log on either cluster, in the run store or in the state
+directory.
 
 Secrets: the clusters' auth token and the MongoDB password test_faults_mongo plants in a URI
 (plus the password of RAY101_MONGO_URI when the suite runs against an external server).
@@ -9,9 +10,9 @@ import json
 import os
 
 import pytest
-from test_faults_common import MONGO_PASSWORD
 
 from conftest import TRANSCRIPT
+from test_faults_common import MONGO_PASSWORD
 
 pytestmark = pytest.mark.suite_end
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 import shlex
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from ray101 import __version__
 from ray101.errors import Ray101Error

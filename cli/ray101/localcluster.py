@@ -21,9 +21,22 @@ from pathlib import Path
 
 from ray101 import clusterhttp, localnet, procs, registry, state
 from ray101.errors import Ray101Error
-from ray101.localplan import (DEFAULT_SUBNET, MULTI, SINGLE, Node, Plan, jobs_url,
-                              load, make_plan, plan_from, port_free, save, state_path)
+from ray101.localplan import (
+    DEFAULT_SUBNET,
+    MULTI,
+    SINGLE,
+    Node,
+    Plan,
+    jobs_url,
+    load,
+    make_plan,
+    plan_from,
+    port_free,
+    save,
+    state_path,
+)
 from ray101.models import LOCAL, Target
+
 
 # --- Ray nodes ----------------------------------------------------------------------------------
 def token_file() -> Path:
@@ -236,7 +249,8 @@ def down() -> list[str]:
     if data:
         plan = plan_from(data)
         for node in reversed(plan.nodes):  # workers before heads
-            if node_alive(node) or (node.netns and localnet.netns_exists(node.netns) and localnet.netns_pids(node.netns)):
+            in_netns = node.netns and localnet.netns_exists(node.netns) and localnet.netns_pids(node.netns)
+            if node_alive(node) or in_netns:
                 stopped.append(node.name)
             stop_node(node)
         if plan.netns:

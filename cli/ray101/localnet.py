@@ -12,6 +12,7 @@ from ray101 import procs
 from ray101.errors import Ray101Error
 from ray101.localplan import Node, Plan, interfaces_clashing
 
+
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     proc = subprocess.run(["ip", *args], capture_output=True, text=True)
     if check and proc.returncode != 0:

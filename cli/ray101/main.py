@@ -3,8 +3,7 @@
 import click
 
 from ray101 import __version__
-from ray101.commands import (chaos, clusters, compare, jobs, local, mongo, run, runs, serve,
-                             workloads)
+from ray101.commands import chaos, clusters, compare, jobs, local, mongo, run, runs, serve, workloads
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

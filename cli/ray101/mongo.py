@@ -25,8 +25,8 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from ray101 import procs, state
 from ray101.errors import Ray101Error
@@ -83,7 +83,9 @@ def ping(uri: str, timeout_ms: int = PING_TIMEOUT_MS) -> None:
     try:
         c.admin.command("ping")
     except PyMongoError as exc:
-        raise Ray101Error(f"cannot reach MongoDB at {hosts_of(uri)} ({redact(uri)}): {short_reason(exc, uri)}") from None
+        raise Ray101Error(
+            f"cannot reach MongoDB at {hosts_of(uri)} ({redact(uri)}): {short_reason(exc, uri)}"
+        ) from None
     finally:
         c.close()
 

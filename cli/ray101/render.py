@@ -109,7 +109,7 @@ def plot_png(data: dict) -> bytes:
             f"{nodes} node{'s' if nodes != 1 else ''}" if nodes else "",
             f"{cpus:g} CPUs" if cpus else "") if x)
         labels.append(f"{name}\n{facts}" if facts else name)
-    for ax, row in zip(axes.flat, rows):
+    for ax, row in zip(axes.flat, rows, strict=False):  # the grid may have a spare panel or more
         top = 0.0
         for ci, name in enumerate(names):
             c = row["clusters"].get(name)

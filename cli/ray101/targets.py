@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from ray101.errors import Ray101Error
 from ray101.kube import connection as kube_connection

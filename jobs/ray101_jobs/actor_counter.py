@@ -8,7 +8,7 @@ fails with a clear error instead.
 
 import ray
 
-from ray101_jobs.common import Repetition, Param, Workload, main
+from ray101_jobs.common import Param, Repetition, Workload, main
 
 WORKLOAD = Workload(
     name="actor-counter",

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
-from typing import Callable, Iterator
 
 from bson import ObjectId
 
@@ -172,7 +172,8 @@ def iter_movies(n: int = DEFAULT_MOVIES, seed: int = SEED) -> Iterator[dict]:
                 "lastUpdated": datetime(2015, 1, 1) + timedelta(seconds=ri(0, 300 * 86400)),
             }
             if r() < 0.5:
-                doc["tomatoes"]["critic"] = {"rating": round(r() * 10, 1), "numReviews": ri(1, 300), "meter": ri(0, 100)}
+                doc["tomatoes"]["critic"] = {"rating": round(r() * 10, 1), "numReviews": ri(1, 300),
+                                             "meter": ri(0, 100)}
         yield doc
 
 
@@ -317,7 +318,8 @@ def seed(
             db.drop_collection("movies")
             db.drop_collection("comments")
         result = {"database": database}
-        result["movies"] = _seed_collection(db["movies"], movies, movie_id, lambda: generate_movies(movies), batch, progress)
+        result["movies"] = _seed_collection(db["movies"], movies, movie_id,
+                                            lambda: generate_movies(movies), batch, progress)
         result["comments"] = _seed_collection(
             db["comments"], comments, comment_id, lambda: generate_comments(comments, movies), batch, progress,
             # Comments point at movies by index scaled to the movie count: when the movies changed,

@@ -10,7 +10,6 @@ import time
 import ray
 
 from ray101_jobs.common import Repetition, Workload, digest_docs, main, mongo_uri
-from ray101_jobs.mongouri import client as mongo_client
 from ray101_jobs.mongo_sequential import (
     COLLECTIONS,
     MONGO_PARAMS,
@@ -20,6 +19,7 @@ from ray101_jobs.mongo_sequential import (
     mongo_output,
     show,
 )
+from ray101_jobs.mongouri import client as mongo_client
 
 WORKLOAD = Workload(
     name="mongo-parallel",
@@ -55,9 +55,9 @@ def run_once(params: dict) -> Repetition:
     actors = [Aggregator.remote(params["timeout_ms"]) for _ in COLLECTIONS]
     futures = [
         actor.aggregate.remote(params["database"], name, PIPELINE)
-        for actor, name in zip(actors, COLLECTIONS)
+        for actor, name in zip(actors, COLLECTIONS, strict=True)
     ]
-    per_collection = {name: digest_docs(ray.get(f)) for name, f in zip(COLLECTIONS, futures)}
+    per_collection = {name: digest_docs(ray.get(f)) for name, f in zip(COLLECTIONS, futures, strict=True)}
     output = mongo_output(per_collection)
     show(output, time.perf_counter() - start)
     ips = set(ray.get([a.where.remote() for a in actors]))

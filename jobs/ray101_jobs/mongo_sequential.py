@@ -8,8 +8,8 @@ The server is found through ``RAY101_MONGO_URI`` in the Ray node's environment.
 import time
 
 from ray101_jobs.common import (
-    Repetition,
     Param,
+    Repetition,
     Workload,
     digest_docs,
     digest_hex,

@@ -13,7 +13,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from ray101_jobs.common import Repetition, Param, Workload, main, node_ip
+from ray101_jobs.common import Param, Repetition, Workload, main, node_ip
 
 APP_NAME = "echo"
 ROUTE = "/echo"

@@ -17,7 +17,7 @@ ROOTS = {"ray101": REPO / "cli" / "ray101", "ray101_jobs": REPO / "jobs" / "ray1
 
 def _modules() -> dict[str, Path]:
     found = {}
-    for package, folder in ROOTS.items():
+    for folder in ROOTS.values():
         for path in sorted(folder.rglob("*.py")):
             parts = path.relative_to(folder.parent).with_suffix("").parts
             if parts[-1] == "__init__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime
 
 import pytest
@@ -41,7 +42,7 @@ def test_ids_sort_in_generation_order_and_spread_evenly():
     assert ids == sorted(ids) and len(set(ids)) == 1000
     assert ids == [mflix.movie_id(i) for i in range(1000)]
     seconds = [int(i.generation_time.timestamp()) for i in ids]
-    assert {b - a for a, b in zip(seconds, seconds[1:])} == {1}
+    assert {b - a for a, b in itertools.pairwise(seconds)} == {1}
     comment_ids = {c["_id"] for c in mflix.generate_comments(1000, 1000)}
     assert not comment_ids & set(ids)
 

@@ -1,6 +1,7 @@
 """The jobs' pure parts: parameters, entrypoint arguments, the result record a job prints, the
 content digest, the `_id` split points of mongo-partitioned and the ideal runtimes."""
 
+import itertools
 import json
 
 import pytest
@@ -92,7 +93,7 @@ def test_split_points_of_object_ids_are_object_ids_between_the_bounds():
     inner = points[1:-1]
     assert all(isinstance(p, ObjectId) for p in inner)
     assert lo < inner[0] < inner[1] <= hi
-    widths = [int(str(b), 16) - int(str(a), 16) for a, b in zip([lo, *inner], [*inner, hi])]
+    widths = [int(str(b), 16) - int(str(a), 16) for a, b in itertools.pairwise([lo, *inner, hi])]
     assert max(widths) - min(widths) <= 1
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 import signal
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from ray101 import clusterhttp, localcluster, localnet, localplan
 from ray101.errors import Ray101Error

@@ -5,8 +5,14 @@ import sys
 import click
 
 from ray101.commands.options import (
-    cluster_option, console, json_option, param_option, print_json, repeat_option,
+    cluster_option,
+    console,
+    json_option,
+    param_option,
+    print_json,
+    repeat_option,
 )
+
 
 def log_printer():
     """Echo a job's log as it arrives, minus the machine-readable result line."""

@@ -7,7 +7,7 @@ callback the commands pass: a rich progress bar on a terminal, one line in a log
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+from collections.abc import Iterator
 
 from ray101 import targets
 from ray101.kube.readiness import ReadyProgress
@@ -37,8 +37,7 @@ class ReadyDisplay:
 
     def _start(self, report: ReadyProgress) -> bool:
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
-        from rich.progress import TextColumn, TimeElapsedColumn
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
         console = Console(stderr=True, highlight=False)
         if not console.is_terminal:  # a log: one line, no animation

@@ -65,7 +65,7 @@ def target_from(rc: dict, namespace: str) -> Target:
     per_pod = [_num_cpus(head)] + [_num_cpus(g) for g in groups]
     cpus = None
     if None not in per_pod:
-        cpus = per_pod[0] + sum(c * n for c, n in zip(per_pod[1:], pods_per_group))
+        cpus = per_pod[0] + sum(c * n for c, n in zip(per_pod[1:], pods_per_group, strict=True))
     auth = spec.get("authOptions") or {}
     token = auth.get("mode") == "token"
     secret = auth.get("secretName")

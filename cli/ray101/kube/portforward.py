@@ -12,7 +12,7 @@ import select
 import socket
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from ray101.kube.client import Kube, first_line
 
@@ -65,7 +65,7 @@ class Forwarder:
         while not self._closed.is_set():
             try:
                 conn, _ = listener.accept()
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 return
