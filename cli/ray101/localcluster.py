@@ -191,7 +191,7 @@ def prepare(cpus: float = 2, workers: int = 2, subnet: str | None = DEFAULT_SUBN
 
 def mongo_host(plan: Plan) -> str:
     """Where the nodes reach a MongoDB server on this machine: the bridge, else loopback."""
-    return plan.bridge_ip if plan.netns else "127.0.0.1"
+    return plan.bridge_ip if plan.netns and plan.bridge_ip else "127.0.0.1"
 
 
 def start(plan: Plan, mongo_uri: str | None, progress=print) -> list[str]:

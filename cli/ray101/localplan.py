@@ -189,7 +189,7 @@ def _interface_networks() -> list[tuple[str, str, ipaddress.IPv4Network]]:
         return []
     return [
         (link["ifname"], f"{a['local']}/{a['prefixlen']}",
-         ipaddress.ip_network(f"{a['local']}/{a['prefixlen']}", strict=False))
+         ipaddress.IPv4Network(f"{a['local']}/{a['prefixlen']}", strict=False))
         for link in links
         for a in link.get("addr_info", [])
     ]

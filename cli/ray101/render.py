@@ -86,6 +86,7 @@ def plot_png(data: dict) -> bytes:
     """
     import math
 
+    from matplotlib.artist import Artist
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
@@ -149,8 +150,8 @@ def plot_png(data: dict) -> bytes:
                 fontweight="bold", va="bottom")
     for ax in list(axes.flat)[len(rows):]:
         ax.set_visible(False)
-    handles = [Patch(color=colors[i % len(colors)], label=f"{n}: warm runtime")
-               for i, n in enumerate(names)]
+    handles: list[Artist] = [Patch(color=colors[i % len(colors)], label=f"{n}: warm runtime")
+                             for i, n in enumerate(names)]
     handles += [Line2D([], [], marker="D", markerfacecolor="none", markeredgecolor="black",
                        linestyle="none", label="cold (first repetition)"),
                 Line2D([], [], color="black", linewidth=2.2, label="ideal (perfect parallelism)")]
@@ -210,7 +211,7 @@ def write(data: dict, out: Path) -> list[Path]:
     """Write the four files, each atomically: readers never see half a file."""
     out = Path(out)
     png = plot_png(data)
-    files = {
+    files: dict[Path, str | bytes] = {
         out / "compare.json": json.dumps(data, indent=2, sort_keys=True) + "\n",
         out / "compare.md": markdown(data),
         out / "compare.png": png,

@@ -66,6 +66,8 @@ def connect(target: Target,
         with kube_connection.connect(target, on_wait) as conn:
             yield conn
         return
+    if not target.jobs_url:
+        raise Ray101Error(f"cluster '{target.name}' has no Jobs API address")
     yield Connection(
         target=target,
         jobs_url=target.jobs_url,

@@ -52,7 +52,7 @@ def run_once(params: dict) -> Repetition:
     finally:
         probe.close()
     start = time.perf_counter()
-    actors = [Aggregator.remote(params["timeout_ms"]) for _ in COLLECTIONS]
+    actors = [Aggregator.remote(params["timeout_ms"]) for _ in COLLECTIONS]  # type: ignore[attr-defined]  # mypy skips class decorators (@ray.remote)
     futures = [
         actor.aggregate.remote(params["database"], name, PIPELINE)
         for actor, name in zip(actors, COLLECTIONS, strict=True)

@@ -104,7 +104,7 @@ _bounds: dict = {}  # (database, collection, K) -> split points, planned once pe
 def pool(size: int, timeout_ms: int) -> list:
     if len(_pool) != size:
         _pool[:] = [
-            RangeReader.options(scheduling_strategy="SPREAD").remote(timeout_ms)
+            RangeReader.options(scheduling_strategy="SPREAD").remote(timeout_ms)  # type: ignore[attr-defined]  # mypy skips class decorators (@ray.remote)
             for _ in range(size)
         ]
     return _pool

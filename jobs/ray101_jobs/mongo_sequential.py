@@ -22,7 +22,7 @@ from ray101_jobs.mongouri import client as mongo_client
 from ray101_jobs.mongouri import hosts_of
 
 COLLECTIONS = ("movies", "comments")
-PIPELINE = [{"$match": {}}]
+PIPELINE: list[dict] = [{"$match": {}}]
 
 MONGO_PARAMS = (
     Param("database", str, "sample_mflix", "database holding movies and comments"),

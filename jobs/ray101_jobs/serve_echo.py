@@ -50,7 +50,7 @@ def build_app():
                 )
             return PlainTextResponse(f"Received data: {data}")
 
-    return Echo.bind()
+    return Echo.bind()  # type: ignore[attr-defined]  # mypy skips class decorators (@serve.deployment)
 
 
 def deploy() -> str:

@@ -73,8 +73,8 @@ def run_cmd(workloads, cluster, repeat, params, timeout, quiet, as_json):
     if timeout is not None and timeout <= 0:
         raise Ray101Error(f"--timeout must be > 0, not {timeout:g}")
     runner.check_repeat(repeat)
-    chosen = [(runner.workload(name), None) for name in workloads]
-    chosen = [(wl, runner.parse_params(wl, params)) for wl, _ in chosen]
+    wls = [runner.workload(name) for name in workloads]  # every name known before any parameter
+    chosen = [(wl, runner.parse_params(wl, params)) for wl in wls]
     target = targets.resolve(cluster)
     run_id = store.new_run_id()
     entries = []

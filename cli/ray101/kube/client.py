@@ -11,8 +11,12 @@ import dataclasses
 import json
 import os
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ray101.errors import Ray101Error
+
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient
 
 GROUP, VERSION, PLURAL = "ray.io", "v1", "rayclusters"
 PART_OF_SELECTOR = "app.kubernetes.io/part-of=ray101"
@@ -25,7 +29,7 @@ NO_CONTEXT_HINT = "run `make deploy` or set KUBECONFIG"
 class Kube:
     """An API client for the current kube context, and the namespace ray101 looks in."""
 
-    api: object  # kubernetes.client.ApiClient
+    api: ApiClient
     context: str
     namespace: str
     host: str

@@ -13,6 +13,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from ray101.kube.client import Kube, first_line
 
@@ -29,6 +30,15 @@ def stream_error(exc: BaseException) -> str:
     return first_line(exc)
 
 
+class Stream(Protocol):
+    """What ``Forwarder`` needs of a connection to the remote port (a socket is one)."""
+
+    def fileno(self) -> int: ...
+    def recv(self, size: int, /) -> bytes: ...
+    def sendall(self, data: bytes, /) -> None: ...
+    def close(self) -> None: ...
+
+
 class Forwarder:
     """``kubectl port-forward`` in-process: a listener on 127.0.0.1 per remote port, and a
     thread per accepted connection bridging its bytes to a fresh stream from ``open_remote``.
@@ -38,7 +48,7 @@ class Forwarder:
     ``error`` so that the caller can say why a request through the forward failed.
     """
 
-    def __init__(self, open_remote: Callable[[int], object], ports: list[int], what: str):
+    def __init__(self, open_remote: Callable[[int], Stream], ports: list[int], what: str):
         self.open_remote = open_remote
         self.what = what
         self.error: str | None = None
