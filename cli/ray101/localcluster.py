@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from ray101 import clusterhttp, localnet, procs, registry, state
@@ -166,7 +167,7 @@ def target_for(plan: Plan, cluster: str) -> Target:
 
 # --- the commands' work ------------------------------------------------------------------------
 def prepare(cpus: float = 2, workers: int = 2, subnet: str | None = DEFAULT_SUBNET,
-            netns: bool | None = None, progress=print) -> Plan:
+            netns: bool | None = None, progress: Callable[[str], object] = print) -> Plan:
     """The plan for both clusters (the recorded one when they exist), its network in place."""
     current = load()
     # With clusters recorded, their ports are ours (busy): keep the recorded nodes instead.
@@ -194,7 +195,7 @@ def mongo_host(plan: Plan) -> str:
     return plan.bridge_ip if plan.netns and plan.bridge_ip else "127.0.0.1"
 
 
-def start(plan: Plan, mongo_uri: str | None, progress=print) -> list[str]:
+def start(plan: Plan, mongo_uri: str | None, progress: Callable[[str], object] = print) -> list[str]:
     """Start (or repair) both clusters of ``plan``, their nodes given ``mongo_uri``; starts
     nothing that already runs. Returns the names of the nodes it started."""
     token = token_file().read_text().strip()

@@ -8,7 +8,7 @@ from ray101.commands import chaos, clusters, compare, jobs, local, mongo, run, r
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="ray101")
-def cli():
+def cli() -> None:
     """Run the Ray 101 workloads on single-node and multi-node Ray clusters and compare them.
 
     \b

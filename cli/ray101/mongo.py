@@ -26,13 +26,16 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
-from typing import TypeGuard
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeGuard
 
 from ray101 import procs, state
 from ray101.errors import Ray101Error
 from ray101_jobs import mongouri
 from ray101_jobs.mongouri import URI_ENV, hosts_of, redact, short_reason
+
+if TYPE_CHECKING:
+    from pymongo import MongoClient
 
 FERRETDB_VERSION = "v1.24.2"
 DEFAULT_HOST = "127.0.0.1"
@@ -66,7 +69,7 @@ def local_uri(host: str, port: int) -> str:
     return f"mongodb://{host}:{port}/"
 
 
-def client(uri: str, timeout_ms: int = PING_TIMEOUT_MS):
+def client(uri: str, timeout_ms: int = PING_TIMEOUT_MS) -> MongoClient:
     """``mongouri.client``, with a malformed URI as a one-line error."""
     from pymongo.errors import ConfigurationError, InvalidURI
 

@@ -11,11 +11,11 @@ from pathlib import Path
 from ray101 import plotting, state
 
 
-def _s(value) -> str:
+def _s(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}"
 
 
-def _pct(value) -> str:
+def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value:+.0f}%"
 
 

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import random
 import time
-from typing import Any
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
+from typing import Any
 
 from bson import ObjectId
 

@@ -11,12 +11,13 @@ import dataclasses
 import json
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ray101.errors import Ray101Error
 
 if TYPE_CHECKING:
-    from kubernetes.client import ApiClient
+    from kubernetes.client import ApiClient, CoreV1Api, CustomObjectsApi
+    from kubernetes.client.exceptions import ApiException
 
 GROUP, VERSION, PLURAL = "ray.io", "v1", "rayclusters"
 PART_OF_SELECTOR = "app.kubernetes.io/part-of=ray101"
@@ -35,22 +36,23 @@ class Kube:
     host: str
 
     @property
-    def custom(self):
+    def custom(self) -> CustomObjectsApi:
         from kubernetes import client
 
         return client.CustomObjectsApi(self.api)
 
     @property
-    def core(self):
+    def core(self) -> CoreV1Api:
         from kubernetes import client
 
         return client.CoreV1Api(self.api)
 
-    def plain(self, obj) -> dict:
+    def plain(self, obj: object) -> dict:
         """A typed API object as the dict the API server sent (camelCase keys)."""
         return self.api.sanitize_for_serialization(obj)
 
-    def call(self, fn: Callable, what: str, missing: str | Callable[[], str] | None = None):
+    def call(self, fn: Callable[[], Any], what: str,
+             missing: str | Callable[[], str] | None = None) -> Any:
         """Run one API call (``what`` says what it does: "list RayClusters in ..."); turn API
         and network failures into one-line errors. ``missing``: the error for HTTP 404 (a
         callable is asked only then)."""
@@ -115,7 +117,7 @@ def first_line(exc: BaseException) -> str:
     return (text.splitlines()[0] if text else type(exc).__name__)[:300]
 
 
-def api_message(exc) -> str:
+def api_message(exc: ApiException) -> str:
     try:
         return json.loads(exc.body)["message"]
     except Exception:

@@ -120,7 +120,7 @@ class Forwarder:
             thread.join(max(0.0, deadline - time.monotonic()))
 
 
-def bridge(local, remote, stop: threading.Event | None = None) -> bool:
+def bridge(local: Stream, remote: Stream, stop: threading.Event | None = None) -> bool:
     """Copy bytes both ways until both sides are done; True if ``remote`` sent anything.
 
     An end of stream from one side is passed on as a half-close (``shutdown(SHUT_WR)``) of the
@@ -143,9 +143,12 @@ def bridge(local, remote, stop: threading.Event | None = None) -> bool:
                 if sock is remote and not answered:
                     return False  # refused or dropped: let the caller say why before closing
                 reading.remove(sock)
+                half_close = getattr(peers[sock], "shutdown", None)  # a Stream may not have one
+                if half_close is None:
+                    return answered
                 try:
-                    peers[sock].shutdown(socket.SHUT_WR)
-                except (OSError, AttributeError):
+                    half_close(socket.SHUT_WR)
+                except OSError:
                     return answered
                 continue
             if sock is remote:
