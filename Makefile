@@ -12,7 +12,7 @@ RESULTS ?= results
 # outside a checkout, is ~/.cache/ray101/tools).
 export RAY101_TOOLS ?= $(CURDIR)/.tools
 
-.PHONY: help venv mongo-server demo down test bench clean
+.PHONY: help venv mongo-server demo down test-fast test lint bench clean
 
 help: ## Show the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -42,8 +42,15 @@ demo: venv mongo-server ## Start MongoDB and the local clusters, then compare ev
 down: ## Stop the local clusters and the MongoDB server that `make demo` started
 	$(RAY101) local down
 
-test: venv tools kuberay-crds mongo-server ## Run the test suite (real Ray, Jobs API, MongoDB wire protocol, helm)
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+test-fast: venv ## Fast tier: pure logic and CLI input checks (tests/unit), no cluster, MongoDB or network
+	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
+
+test: test-fast tools kuberay-crds mongo-server ## Both tiers: test-fast, then real Ray, Jobs API, MongoDB wire protocol, helm
+	$(VENV)/bin/pytest --ignore=tests/unit $(PYTEST_ARGS)
+
+lint: venv ## ruff (style, imports, bugbear) and mypy (types; None misuse in cli/), both configured in pyproject.toml
+	$(VENV)/bin/ruff check cli jobs tests bench
+	$(VENV)/bin/mypy
 
 bench: venv mongo-server ## Run the benchmarks and write docs/performance.md
 	$(VENV)/bin/python -m bench

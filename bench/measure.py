@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import shlex
@@ -260,7 +261,7 @@ def break_even(rows: list[dict], counts: list[int]) -> dict:
                            "seconds": None, "below": pts[0][0]}
             continue
         found = None
-        for (s0, d0), (s1, d1) in zip(pts, pts[1:]):
+        for (s0, d0), (s1, d1) in itertools.pairwise(pts):
             if d0 >= 0 > d1:
                 f = d0 / (d0 - d1)
                 found = math.exp(math.log(s0) + f * (math.log(s1) - math.log(s0)))

@@ -111,7 +111,7 @@ def plot_sweep(sweeps: list[dict]) -> bytes:
     plt = _plt()
     fig, axes = plt.subplots(1, max(1, len(sweeps)), figsize=(6 * max(1, len(sweeps)), 4.2),
                              squeeze=False)
-    for ax, sw in zip(axes[0], sweeps):
+    for ax, sw in zip(axes[0], sweeps, strict=False):  # no sweeps: one empty panel
         counts = sorted({r["n"] for r in sw["points"]})
         for n in counts:
             pts = sorted((r["s"], r["loop_s"] / r["ray_warm_s"]) for r in sw["points"]

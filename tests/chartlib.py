@@ -2,8 +2,8 @@
 
 Renders use a fixed release name and namespace and are cached per (values file, --set args).
 Built-in kinds are validated with kubernetes-validate (strict) and RayClusters against the
-KubeRay CRD schema (pinned operator version, from the Go module proxy) made strict the way `kubectl apply --validate=strict` is: a field the
-schema does not declare is an error.
+KubeRay CRD schema (pinned operator version, from the Go module proxy) made strict the way
+`kubectl apply --validate=strict` is: a field the schema does not declare is an error.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ import functools
 import os
 import re
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import jsonschema
 import kubernetes_validate
@@ -46,7 +47,7 @@ def helm_binary() -> str:
     return path
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def crds_dir() -> Path:
     """Folder holding the KubeRay CRDs (ray.io_rayclusters.yaml) at the pinned operator version:
     RAY101_KUBERAY_CRDS, else config/crd/bases/ of the operator's Go module, which
@@ -90,7 +91,7 @@ def template_args(values: str | None = None, sets: tuple[str, ...] = ()) -> list
     return args
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _render_cached(values: str | None, sets: tuple[str, ...]) -> tuple[dict, ...]:
     proc = run_helm(*template_args(values, sets))
     if proc.returncode != 0:
@@ -98,7 +99,7 @@ def _render_cached(values: str | None, sets: tuple[str, ...]) -> tuple[dict, ...
     return tuple(doc for doc in yaml.safe_load_all(proc.stdout) if doc)
 
 
-def render(values: str | None = None, *sets: str) -> "Manifests":
+def render(values: str | None = None, *sets: str) -> Manifests:
     """Rendered objects (deep copies, so tests may modify them)."""
     return Manifests(copy.deepcopy(list(_render_cached(values, tuple(sets)))))
 
@@ -236,7 +237,7 @@ def strict_schema(schema: Any) -> Any:
     return out
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def crd_validator(kind: str, version: str = "v1") -> jsonschema.protocols.Validator:
     plural = {"RayCluster": "rayclusters", "RayJob": "rayjobs", "RayService": "rayservices"}[kind]
     crd = yaml.safe_load((crds_dir() / f"ray.io_{plural}.yaml").read_text())

@@ -34,6 +34,20 @@ def _can_use_netns() -> bool:
 needs_netns = pytest.mark.skipif(not _can_use_netns(), reason=NEEDS_ROOT)
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``suite_end`` check what the whole session left behind: run them after every
+    other test, whatever their file names; alone there is nothing to check, so they skip."""
+    last = [item for item in items if item.get_closest_marker("suite_end")]
+    if not last:
+        return
+    rest = [item for item in items if not item.get_closest_marker("suite_end")]
+    if not rest:
+        for item in last:
+            item.add_marker(pytest.mark.skip(
+                reason="checks what the rest of the suite left behind: run it with the suite"))
+    items[:] = rest + last
+
+
 def free_subnet(start: int = 199) -> str:
     """A /24 no interface uses, away from the default 10.101.0.0/24 of `make demo` (and from
     the benchmarks' 157)."""

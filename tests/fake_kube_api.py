@@ -30,9 +30,9 @@ import select
 import socket
 import struct
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Callable
 from urllib.parse import parse_qs, urlparse
 
 import yaml
@@ -61,7 +61,7 @@ class FakeKubeAPI:
         # (namespace, pod) -> {pod port: local TCP port}: where the port-forward streams go.
         self.forward_to: dict[tuple[str, str], dict[int, int]] = {}
         self.requests: list[tuple[str, str]] = []
-        self.on_request: Callable[["FakeKubeAPI", str, str], None] | None = None
+        self.on_request: Callable[[FakeKubeAPI, str, str], None] | None = None
         self.lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
 
@@ -80,7 +80,7 @@ class FakeKubeAPI:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def start(self) -> "FakeKubeAPI":
+    def start(self) -> FakeKubeAPI:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -271,43 +271,62 @@ def _serve_portforward(handler, port: int, target: int | None, pod: str) -> None
         backend.close()
 
 
-# -- fixture builders, shaped like what helm/ray101 and KubeRay 1.6 make ------------------------
+# -- fixture builders: RayClusters and Secrets come from `helm template` of helm/ray101 ----------
+def chart_objects() -> list[dict]:
+    """The chart's objects as the real helm renders them with default values (cached; a deep
+    copy each call). Needs helm (`make tools` or RAY101_HELM), as the chart tests do."""
+    from chartlib import render
+
+    return render()
+
+
+def _chart_raycluster(key: str, workers: int) -> dict:
+    """The rendered RayCluster ``key`` (single, multi), or for any other key the rendered one of
+    the same shape (multi when it has workers, else single) to be renamed."""
+    rendered = {o["metadata"]["labels"]["ray101.io/cluster"]: o
+                for o in chart_objects() if o["kind"] == "RayCluster"}
+    return rendered.get(key) or rendered["multi" if workers else "single"]
+
+
+def _relabel(obj: dict, key: str, release: str) -> None:
+    labels = obj.get("metadata", {}).get("labels", {})
+    if "ray101.io/cluster" in labels:
+        labels["ray101.io/cluster"] = key
+    if "app.kubernetes.io/instance" in labels:
+        labels["app.kubernetes.io/instance"] = release
+
+
 def raycluster(key: str, workers: int = 0, *, release: str = "ray101", namespace: str = "ray101",
                cpus: str | None = "2", ready: bool = True, status: dict | None = None,
                auth_secret: str | None = "ray101-ray-auth", jobs_in_image: bool = False) -> dict:
-    name = f"{release}-{key}"
-    params = {"dashboard-host": "0.0.0.0"}
-    if cpus is not None:
-        params["num-cpus"] = cpus
-    container = {"name": "ray-head", "image": "rayproject/ray:2.60.0-py311",
-                 "resources": {"limits": {"cpu": "500m", "memory": "1536Mi"}}}
-    spec = {
-        "rayVersion": "2.60.0",
-        "headGroupSpec": {"rayStartParams": dict(params),
-                          "template": {"spec": {"containers": [container]}}},
-    }
+    """A RayCluster as helm/ray101 renders it, adjusted: another name, key, release or namespace,
+    ``workers`` replicas, ``num-cpus`` (None: not set, so Ray counts the CPU limit), no auth
+    (``auth_secret=None``), and the ``status`` KubeRay would give it."""
+    obj = copy.deepcopy(_chart_raycluster(key, workers))
+    meta = obj["metadata"]
+    meta["name"], meta["namespace"] = f"{release}-{key}", namespace
+    _relabel(obj, key, release)
+    meta.setdefault("annotations", {})["ray101.io/jobs-in-image"] = (
+        "true" if jobs_in_image else "false")
+    spec = obj["spec"]
+    groups = [spec["headGroupSpec"], *spec.get("workerGroupSpecs", [])]
+    for group in groups:
+        _relabel(group["template"], key, release)
+        if cpus is None:
+            group["rayStartParams"].pop("num-cpus", None)
+        else:
+            group["rayStartParams"]["num-cpus"] = cpus
+    if workers:
+        for group in spec["workerGroupSpecs"]:
+            group["replicas"] = group["minReplicas"] = group["maxReplicas"] = workers
+    else:
+        spec.pop("workerGroupSpecs", None)
     if auth_secret:
         spec["authOptions"] = {"mode": "token", "secretName": auth_secret}
-    if workers:
-        worker = dict(container, name="ray-worker")
-        spec["workerGroupSpecs"] = [{
-            "groupName": "workers", "replicas": workers, "minReplicas": workers,
-            "maxReplicas": workers,
-            "rayStartParams": {k: v for k, v in params.items() if k == "num-cpus"},
-            "template": {"spec": {"containers": [worker]}},
-        }]
+    else:
+        spec.pop("authOptions", None)
     if status is None:
         status = ready_status(workers) if ready else {}
-    obj = {
-        "apiVersion": "ray.io/v1", "kind": "RayCluster",
-        "metadata": {
-            "name": name, "namespace": namespace,
-            "labels": {"app.kubernetes.io/part-of": "ray101", "app.kubernetes.io/instance": release,
-                       "ray101.io/cluster": key},
-            "annotations": {"ray101.io/jobs-in-image": "true" if jobs_in_image else "false"},
-        },
-        "spec": spec,
-    }
     if status:
         obj["status"] = status
     return obj
@@ -370,11 +389,13 @@ def pod(name: str, raycluster: str, node_type: str, *, namespace: str = "ray101"
 
 
 def secret(name: str, token: str, namespace: str = "ray101") -> dict:
-    return {
-        "apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-        "metadata": {"name": name, "namespace": namespace},
-        "data": {"auth_token": base64.b64encode(token.encode()).decode()},
-    }
+    """The chart's Ray auth Secret (rendered), named ``name``, holding ``token``."""
+    [obj] = [o for o in chart_objects() if o["kind"] == "Secret"
+             and "auth_token" in (o.get("data") or o.get("stringData") or {})]
+    obj["metadata"]["name"], obj["metadata"]["namespace"] = name, namespace
+    obj.pop("stringData", None)
+    obj["data"] = {"auth_token": base64.b64encode(token.encode()).decode()}
+    return obj
 
 
 def lab(fake: FakeKubeAPI, token: str, namespace: str = "ray101") -> None:

@@ -1,7 +1,8 @@
 """A throwaway FerretDB for tests: its own RAY101_HOME, a free port from 27117 up.
 
 Import the fixtures where needed (``from mongo_support import ferret, mflix_uri``); the FerretDB
-binary is built once into ``$RAY101_TOOLS/bin`` (`make test`: ``<repo>/.tools/bin``) and reused. Tests are skipped when it
+binary is built once into ``$RAY101_TOOLS/bin`` (`make test`: ``<repo>/.tools/bin``) and reused.
+Tests are skipped when it
 is neither built nor buildable (no Go).
 """
 

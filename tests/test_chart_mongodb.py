@@ -48,7 +48,8 @@ def test_should_set_size_and_storageClass_when_persistence_is_set():
 
 
 def test_should_disable_dynamic_provisioning_when_storageClass_is_dash():
-    claim = render(None, "mongodb.persistence.storageClass=-").one("StatefulSet", NAME)["spec"]["volumeClaimTemplates"][0]
+    statefulset = render(None, "mongodb.persistence.storageClass=-").one("StatefulSet", NAME)
+    claim = statefulset["spec"]["volumeClaimTemplates"][0]
     assert claim["spec"]["storageClassName"] == ""
 
 

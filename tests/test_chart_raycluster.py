@@ -181,7 +181,8 @@ def test_should_spread_pods_of_a_cluster_over_nodes_when_defaults():
             term = terms[0]["podAffinityTerm"]
             assert term["topologyKey"] == "kubernetes.io/hostname"
             assert term["labelSelector"]["matchLabels"]["ray101.io/cluster"] == key, where
-            assert "requiredDuringSchedulingIgnoredDuringExecution" not in template["spec"]["affinity"]["podAntiAffinity"]
+            anti = template["spec"]["affinity"]["podAntiAffinity"]
+            assert "requiredDuringSchedulingIgnoredDuringExecution" not in anti
 
 
 @pytest.mark.parametrize("values", VALUES_FILES)

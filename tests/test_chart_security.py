@@ -145,8 +145,9 @@ def test_should_generate_secrets_through_lookup_when_templates_are_read():
 def test_should_generate_fresh_random_secrets_when_rendered_without_a_cluster():
     # helm template has no cluster to look up: each render draws new values, so nothing is a
     # fixed literal baked into the chart.
-    from chartlib import run_helm, template_args
     import yaml
+
+    from chartlib import run_helm, template_args
 
     def tokens():
         docs = yaml.safe_load_all(run_helm(*template_args()).stdout)

@@ -1,9 +1,10 @@
 """`ray101 run`, `submit`, `jobs`, `serve call`, `dashboard` against the real local clusters."""
 
 import json
-import time
 
 import pytest
+
+from test_faults_common import job_status, wait_for
 
 
 def test_run_prints_the_job_log_and_a_result(lab):
@@ -75,18 +76,12 @@ def test_stop_ends_a_running_job(lab):
     proc = lab.cli("submit", "sequential-retrieve", "--cluster", "local-single", "-p",
                    "seconds=20", "--json", check=True)
     job_id = json.loads(proc.stdout)["job_id"]
-    time.sleep(1)
+    wait_for("the job to run", lambda: job_status(lab, "local-single", job_id) == "RUNNING", 60)
     stop = lab.cli("jobs", "stop", job_id, "--cluster", "local-single", check=True)
     assert "stop requested" in stop.stdout
-    deadline = time.time() + 60
-    status = None
-    while time.time() < deadline:
-        status = json.loads(lab.cli("jobs", "status", job_id, "--cluster", "local-single",
-                                    "--json", check=True).stdout)["status"]
-        if status in ("STOPPED", "FAILED", "SUCCEEDED"):
-            break
-        time.sleep(0.5)
-    assert status == "STOPPED"
+    wait_for("the job to end", lambda: job_status(lab, "local-single", job_id)
+             in ("STOPPED", "FAILED", "SUCCEEDED"), 60, every=0.5)
+    assert job_status(lab, "local-single", job_id) == "STOPPED"
 
 
 def test_serve_call_reaches_the_echo_app_the_workload_left_up(lab):

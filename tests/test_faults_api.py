@@ -5,6 +5,7 @@ import json
 import socket
 
 import pytest
+
 from conftest import NEEDS_ROOT
 from test_faults_common import Background, job_status, plan, wait_for
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from conftest import RAY101, REPO, TEST_MONGO_PORT
 
-# Planted in a MongoDB URI by test_faults_mongo; test_zz_no_secret_leaks searches for it.
+# Planted in a MongoDB URI by test_faults_mongo; test_no_secret_leaks searches for it.
 MONGO_PASSWORD = "Pw-ray101-never-print-7f3a"
 
 
@@ -52,7 +52,7 @@ def restore(lab) -> None:
     for cluster in ("local-single", "local-multi"):
         want = sum(1 for n in plan(lab)["nodes"] if n["cluster"] == cluster)
         wait_for(f"{cluster} to list exactly {want} alive node(s)",
-                 lambda: alive_in_ray(lab, cluster) == want, 120, every=1)
+                 lambda cluster=cluster, want=want: alive_in_ray(lab, cluster) == want, 120, every=1)
 
 
 def wait_for(what: str, check, timeout: float, every: float = 0.3):

@@ -1,36 +1,11 @@
-"""Bad parameters, unknown names and malformed values on every command: one line, never a
-traceback; and every command's help ends with an example."""
+"""Bad input that only a running cluster can judge (job ids it does not have, a Serve app it
+does not run): one line, never a traceback. The checks that need no cluster are in
+tests/unit/test_cli_input.py."""
 
-import click
 import pytest
-from click.testing import CliRunner
 
-from ray101.main import cli
-
-UNKNOWN = ("unknown cluster 'nowhere' (known: local-multi, local-single; k8s-* names come from "
-           "the kube context; a Jobs API URL such as http://127.0.0.1:8265 also works)")
-
-# (args, exit code, the error line; None = only "Error: " and the code are checked)
+# (args, exit code, the error line)
 CASES = [
-    (["run", "parallel-retrieve", "--cluster", "local-single", "--repeat", "abc"], 2,
-     "Error: Invalid value for '--repeat' / '-n': 'abc' is not a valid integer."),
-    (["run", "--cluster", "local-single"], 2, "Error: Missing argument 'WORKLOADS...'."),
-    (["run", "actor-counter", "--cluster", "local-single", "-p", "seconds=-1"], 1,
-     "Error: parameter 'seconds' must be >= 0, not -1"),
-    (["run", "serve-echo", "--cluster", "local-single", "-p", "shutdown=maybe"], 1,
-     "Error: parameter 'shutdown' must be true or false, not 'maybe'"),
-    (["run", "actor-counter", "--cluster", "local-single", "-p", "node="], 1,
-     "Error: parameter 'node' must not be empty"),
-    (["submit", "nope", "--cluster", "local-single"], 1,
-     "Error: unknown workload 'nope' (known: sequential-retrieve, parallel-retrieve, "
-     "task-dependencies, mongo-sequential, mongo-parallel, mongo-partitioned, serve-echo, "
-     "actor-counter)"),
-    (["submit", "parallel-retrieve", "--cluster", "local-single", "-p", "items=-1"], 1,
-     "Error: parameter 'items' must be >= 1, not -1"),
-    (["submit", "parallel-retrieve", "--cluster", "local-single", "--repeat", "-2"], 1,
-     "Error: --repeat must be >= 1, not -2"),
-    (["submit", "parallel-retrieve", "--cluster", "nowhere"], 1, f"Error: {UNKNOWN}"),
-    (["jobs", "list", "--cluster", "nowhere"], 1, f"Error: {UNKNOWN}"),
     (["jobs", "status", "no-such-job", "--cluster", "local-single"], 1,
      "Error: status of no-such-job: no such job on local-single"),
     (["jobs", "logs", "no-such-job", "--cluster", "local-multi"], 1,
@@ -39,61 +14,6 @@ CASES = [
      "Error: stop no-such-job: no such job on local-single"),
     (["jobs", "delete", "no-such-job", "--cluster", "local-single"], 1,
      "Error: delete no-such-job: no such job on local-single"),
-    (["jobs", "status", "--cluster", "local-single"], 2, "Error: Missing argument 'JOB_ID'."),
-    (["jobs", "frobnicate"], 2, "Error: No such command 'frobnicate'."),
-    (["compare", "--repeat", "0"], 1, "Error: --repeat must be >= 1, not 0"),
-    (["compare", "--clusters", ","], 1, "Error: --clusters names no cluster"),
-    (["compare", "--workloads", ","], 1, "Error: --workloads names no workload"),
-    (["compare", "--timeout", "-5"], 1, "Error: --timeout must be > 0, not -5"),
-    (["compare", "--clusters", "local-single,nowhere", "--workloads", "task-dependencies"], 1,
-     f"Error: {UNKNOWN}"),
-    (["compare", "--out", "README.md", "--workloads", "task-dependencies"], 2,
-     "Error: Invalid value for '--out': Directory 'README.md' is a file."),
-    (["local", "up", "--cpus", "0"], 1, "Error: --cpus must be > 0, not 0"),
-    (["local", "up", "--cpus", "abc"], 2, "Error: Invalid value for '--cpus': 'abc' is not a valid float."),
-    (["local", "up", "--workers", "1"], 1,
-     "Error: --workers must be >= 2 (local-multi is a head and at least two workers), not 1"),
-    (["local", "up", "--subnet", "300.1.2.0/24"], 1,
-     "Error: --subnet '300.1.2.0/24' is not a valid network: '300.1.2.0/24' does not appear to "
-     "be an IPv4 or IPv6 network"),
-    (["local", "up", "--subnet", "10.0.0.0/30"], 1,
-     "Error: --subnet '10.0.0.0/30' must be an IPv4 network with at least 6 hosts"),
-    (["local", "up", "--mongo-port", "70000"], 2, None),
-    (["mongo", "seed", "--movies", "-5"], 2,
-     "Error: Invalid value for '--movies': must be >= 0, got -5"),
-    (["mongo", "seed", "--comments", "-1"], 2,
-     "Error: Invalid value for '--comments': must be >= 0, got -1"),
-    (["mongo", "start", "--port", "0"], 2, None),
-    (["chaos", "kill-node", "--cluster", "local-multi", "--node", "nope"], 1,
-     "Error: local-multi has no node 'nope' (its nodes: local-multi-head, local-multi-w1, "
-     "local-multi-w2)"),
-    (["chaos", "kill-node", "--cluster", "local-multi", "--node", "local-multi-head"], 1,
-     "Error: local-multi-head is the head of local-multi: only worker nodes can be targeted"),
-    (["chaos", "kill-node", "--cluster", "local-single"], 1,
-     "Error: local-single has no worker node (only its head, which is never a target)"),
-    (["chaos", "kill-node", "--cluster", "nowhere"], 1, f"Error: {UNKNOWN}"),
-    (["chaos", "kill-node", "--cluster", "http://127.0.0.1:9"], 1,
-     "Error: chaos needs a local or KubeRay cluster, not a Jobs API URL (http://127.0.0.1:9)"),
-    (["chaos", "partition", "--cluster", "local-multi", "--node", "local-multi-head",
-      "--seconds", "3"], 1,
-     "Error: local-multi-head is the head of local-multi: only worker nodes can be targeted"),
-    (["chaos", "partition", "--cluster", "local-multi", "--node", "local-multi-w9",
-      "--seconds", "3"], 1,
-     "Error: local-multi has no node 'local-multi-w9' (its nodes: local-multi-head, "
-     "local-multi-w1, local-multi-w2)"),
-    (["chaos", "partition", "--cluster", "local-multi", "--node", "local-multi-w1",
-      "--seconds", "-1"], 1, "Error: --seconds must be > 0, not -1"),
-    (["chaos", "partition", "--cluster", "local-multi", "--node", "local-multi-w1"], 2,
-     "Error: Missing option '--seconds'."),
-    (["chaos", "partition", "--cluster", "http://127.0.0.1:9", "--node", "x", "--seconds", "1"],
-     1, "Error: partition works on local clusters in network namespaces, not on "
-        "http://127.0.0.1:9 (url)"),
-    (["dashboard", "--cluster", "nowhere"], 1, f"Error: {UNKNOWN}"),
-    (["serve", "call", "--cluster", "nowhere", "--data", "x"], 1, f"Error: {UNKNOWN}"),
-    (["serve", "call", "--cluster", "local-single"], 2, "Error: Missing option '--data'."),
-    (["serve", "call", "--cluster", "http://127.0.0.1:9", "--data", "x"], 1,
-     "Error: cluster http://127.0.0.1:9 has no known Serve address"),
-    (["nope"], 2, "Error: No such command 'nope'."),
 ]
 
 
@@ -122,43 +42,3 @@ def test_serve_call_on_a_cluster_without_the_app_says_how_to_deploy_it(lab):
     assert line.count("\n") == 0 and line.startswith("Error: ")
     assert ("the echo service answered HTTP 404" in line
             or "deploy it with `ray101 run serve-echo --cluster local-single`" in line)
-
-
-def test_partition_on_a_loopback_cluster_is_refused(tmp_path, monkeypatch):
-    from ray101 import localcluster, localplan, registry
-
-    monkeypatch.setenv("RAY101_HOME", str(tmp_path))
-    plan = localplan.make_plan(netns=False)
-    localplan.save_plan(plan)
-    registry.register(localcluster.target_for(plan, localplan.MULTI))
-    result = CliRunner().invoke(cli, ["chaos", "partition", "--cluster", "local-multi",
-                                      "--node", "local-multi-w1", "--seconds", "1"])
-    assert result.exit_code == 1
-    assert result.output.strip() == (
-        "Error: local-multi runs on loopback (no network namespaces): a node cannot be cut off "
-        "there; start the clusters as root with --netns")
-
-
-def _walk(group: click.Group, path: list[str]):
-    yield path, group
-    if isinstance(group, click.Group):
-        for name, sub in group.commands.items():
-            yield from _walk(sub, path + [name])
-
-
-def test_every_command_and_group_has_help_ending_with_an_example():
-    runner = CliRunner()
-    missing = []
-    for path, _ in _walk(cli, []):
-        result = runner.invoke(cli, [*path, "--help"], terminal_width=200)
-        assert result.exit_code == 0, (path, result.output)
-        doc = result.output.split("\nOptions:")[0].split("\nCommands:")[0].strip()
-        lines = [line.strip() for line in doc.splitlines() if line.strip()]
-        # "Example: ray101 ...", or an "Example:"/"Quick start:" heading over ray101 lines.
-        tail = lines[-4:]
-        ends_with_example = lines[-1].startswith("Example: ray101 ") or (
-            lines[-1].startswith("ray101 ")
-            and any(line.startswith(("Example", "Quick start")) for line in tail))
-        if not ends_with_example:
-            missing.append(" ".join(["ray101", *path]))
-    assert not missing, f"help without an example at the end: {missing}"

@@ -7,6 +7,7 @@ import json
 import os
 
 import pytest
+
 from conftest import needs_netns
 from test_faults_common import Background, node, restore, wait_for
 

@@ -6,9 +6,8 @@ import subprocess
 import sys
 import time
 
-from test_faults_common import Background, stop_jobs_of, wait_for
-
 from conftest import REPO
+from test_faults_common import Background, stop_jobs_of, wait_for
 
 FILES = ("compare.json", "compare.md", "compare.png", "compare.html")
 
@@ -102,7 +101,7 @@ def test_two_compares_at_once_keep_their_results_apart(lab, tmp_path):
     reports = [json.loads(r.stdout) for r in runs]
     assert reports[0]["run_id"] != reports[1]["run_id"]
     expected = {"actor-counter": [0, 1, 3, 6, 10], "task-dependencies": 20}
-    for report, out in zip(reports, outs):
+    for report, out in zip(reports, outs, strict=True):
         assert json.loads((out / "compare.json").read_text())["run_id"] == report["run_id"]
         assert report["consistent"] is True
         assert len(report["runs"]) == 4

@@ -10,8 +10,8 @@ real `kubernetes.stream.portforward` code.
 
 from __future__ import annotations
 
+import base64
 import json
-import os
 import socket
 import threading
 import time
@@ -25,11 +25,11 @@ from click.testing import CliRunner
 import fake_kube_api as fk
 from ray101 import registry, targets
 from ray101.chaos import kube as kube_chaos
+from ray101.errors import Ray101Error
 from ray101.kube import discovery, readiness, token
 from ray101.kube.client import client
-from ray101.models import Target
-from ray101.errors import Ray101Error
 from ray101.main import cli
+from ray101.models import Target
 
 TOKEN = "tok-4f1d2c9a8b7e6d5c4b3a29181716151413121110"
 
@@ -409,7 +409,7 @@ def test_forward_closes_its_listeners_when_connect_exits(fake, ray_head):
     with targets.connect(targets.resolve("k8s-single")) as conn:
         port = int(conn.jobs_url.rsplit(":", 1)[1])
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
-    time.sleep(0.3)
+    # Leaving the block closed the forward, which waits for its listener to close.
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=2)
 
@@ -436,7 +436,8 @@ def test_dropped_forward_on_fake_api_server_cluster_is_named_in_the_jobs_api_err
     assert result.exit_code == 1
     line = output.strip().splitlines()[-1]
     assert line.startswith("Error: cannot reach the Jobs API at http://127.0.0.1:")
-    assert "the port-forward to pod ray101/ray101-multi-head-x7k2p failed: cannot open a stream to port 8265: Handshake status 404 Not Found" in line
+    assert ("the port-forward to pod ray101/ray101-multi-head-x7k2p failed: cannot open a stream to "
+            "port 8265: Handshake status 404 Not Found") in line
     assert TOKEN not in output
 
 
@@ -471,3 +472,19 @@ def test_kill_worker_on_fake_api_server_refuses_pods_of_other_clusters(fake):
     with pytest.raises(Ray101Error, match="RayCluster ray101/ray101-single has no worker pod to kill"):
         kube_chaos.kill_worker(discovery.find("k8s-single"))
     assert not [r for r in fake.requests if r[0] == "DELETE"]
+
+
+def test_fake_api_server_rayclusters_and_secret_are_the_charts_rendering():
+    from chartlib import crd_errors, render
+
+    rendered = render()
+    assert fk.raycluster("multi", 2)["spec"] == rendered.rayclusters()["multi"]["spec"]
+    assert fk.raycluster("single", 0)["spec"] == rendered.rayclusters()["single"]["spec"]
+    for rc in (fk.raycluster("multi", 2), fk.raycluster("auto", 3, cpus=None),
+               fk.raycluster("open", 0, auth_secret=None), fk.raycluster("x", 1, release="r2")):
+        rc.pop("status", None)
+        assert crd_errors(rc) == [], rc["metadata"]["name"]
+    chart_secret = rendered.one("Secret", "ray101-ray-auth")
+    fake_secret = fk.secret("ray101-ray-auth", "t" * 64)
+    assert fake_secret["metadata"]["labels"] == chart_secret["metadata"]["labels"]
+    assert base64.b64decode(fake_secret["data"]["auth_token"]) == b"t" * 64

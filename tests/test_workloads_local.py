@@ -4,8 +4,8 @@ import base64
 import json
 
 import pytest
-from conftest import needs_netns
 
+from conftest import needs_netns
 from ray101_jobs import mflix
 
 PAIRS = [[0, "Learning"], [1, "Ray"], [2, "Learning"], [3, "Ray"], [4, "Learning"], [5, "Ray"]]

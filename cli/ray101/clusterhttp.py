@@ -3,6 +3,7 @@ dashboard answers, and the State API's list of nodes. (Jobs go through ``jobsapi
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
 import urllib.request
@@ -13,7 +14,7 @@ def auth_header(token: str | None) -> dict:
     return {"Authorization": f"Bearer {token}"} if token else {}
 
 
-def _get(url: str, token: str | None, timeout: float):
+def _get(url: str, token: str | None, timeout: float) -> http.client.HTTPResponse:
     request = urllib.request.Request(url, headers=auth_header(token))
     return urllib.request.urlopen(request, timeout=timeout)
 

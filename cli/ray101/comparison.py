@@ -15,7 +15,7 @@ from ray101 import __version__
 from ray101.figures import cold_warm, overhead_pct, speedup
 
 
-def _canonical(output) -> str:
+def _canonical(output: object) -> str:
     return json.dumps(output, sort_keys=True)
 
 

@@ -11,25 +11,31 @@ from __future__ import annotations
 import re
 import shlex
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Any
 
 from ray101 import __version__
 from ray101.errors import Ray101Error
 from ray101.models import Connection
+
+if TYPE_CHECKING:
+    from ray.job_submission import JobDetails, JobSubmissionClient
+
+    from ray101_jobs.common import Workload
 
 TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
 REQUEST_TIMEOUT_S = 10.0
 POLL_S = 0.2
 
 
-def _client_class():
+def _client_class() -> type[JobSubmissionClient]:
     from ray.job_submission import JobSubmissionClient
 
     class TimedClient(JobSubmissionClient):
         """JobSubmissionClient whose every request gives up after ``REQUEST_TIMEOUT_S``."""
 
-        def _do_request(self, method, endpoint, **kwargs):
+        def _do_request(self, method: str, endpoint: str, **kwargs: Any) -> Any:
             kwargs.setdefault("timeout", REQUEST_TIMEOUT_S)
             return super()._do_request(method, endpoint, **kwargs)
 
@@ -82,14 +88,14 @@ class JobsAPI:
 
     # -- plumbing ----------------------------------------------------------------------------
     @property
-    def client(self):
+    def client(self) -> JobSubmissionClient:
         if self._client is None:
             self._client = self._call(
                 lambda: _client_class()(self.url, headers=self.conn.headers), "connect"
             )
         return self._client
 
-    def _call(self, fn: Callable, what: str):
+    def _call(self, fn: Callable[[], Any], what: str) -> Any:
         import requests
 
         try:
@@ -128,7 +134,7 @@ class JobsAPI:
         return f"{what} failed: {first[:300]}"
 
     # -- jobs ----------------------------------------------------------------------------------
-    def submit(self, workload, params: dict, repeat: int, run_id: str, index: int = 0) -> str:
+    def submit(self, workload: Workload, params: dict, repeat: int, run_id: str, index: int = 0) -> str:
         """Submit one workload; returns its submission id. Secrets never go into it."""
         return self.submit_module(
             workload.name, workload.module, workload.argv(params, repeat), run_id, index,
@@ -173,7 +179,7 @@ class JobsAPI:
                 pass
             raise
 
-    def info(self, job_id: str):
+    def info(self, job_id: str) -> JobDetails:
         return self._call(lambda: self.client.get_job_info(job_id), f"status of {job_id}")
 
     def logs(self, job_id: str) -> str:

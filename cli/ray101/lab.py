@@ -7,12 +7,14 @@ MongoDB (seeded), then the nodes, which find MongoDB through ``RAY101_MONGO_URI`
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ray101 import localcluster, mongo
 from ray101.localplan import DEFAULT_SUBNET, MONGO_PORT
 
 
 def up(cpus: float = 2, workers: int = 2, subnet: str | None = DEFAULT_SUBNET,
-       netns: bool | None = None, seed: bool = True, progress=print,
+       netns: bool | None = None, seed: bool = True, progress: Callable[[str], object] = print,
        mongo_port: int = MONGO_PORT) -> dict:
     """Start (or repair) MongoDB and both clusters; starts nothing that already runs."""
     plan = localcluster.prepare(cpus, workers, subnet, netns, progress)
@@ -28,7 +30,7 @@ def up(cpus: float = 2, workers: int = 2, subnet: str | None = DEFAULT_SUBNET,
     return {"started": started, "plan": plan}
 
 
-def _seed_summary(report) -> str:
+def _seed_summary(report: object) -> str:
     if isinstance(report, dict):
         return ", ".join(f"{k}={v}" for k, v in report.items() if not isinstance(v, dict)) or str(report)
     return str(report)

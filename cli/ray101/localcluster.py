@@ -17,13 +17,27 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from ray101 import clusterhttp, localnet, procs, registry, state
 from ray101.errors import Ray101Error
-from ray101.localplan import (DEFAULT_SUBNET, MULTI, SINGLE, Node, Plan, jobs_url,
-                              load, make_plan, plan_from, port_free, save, state_path)
+from ray101.localplan import (
+    DEFAULT_SUBNET,
+    MULTI,
+    SINGLE,
+    Node,
+    Plan,
+    jobs_url,
+    load,
+    make_plan,
+    plan_from,
+    port_free,
+    save,
+    state_path,
+)
 from ray101.models import LOCAL, Target
+
 
 # --- Ray nodes ----------------------------------------------------------------------------------
 def token_file() -> Path:
@@ -153,7 +167,7 @@ def target_for(plan: Plan, cluster: str) -> Target:
 
 # --- the commands' work ------------------------------------------------------------------------
 def prepare(cpus: float = 2, workers: int = 2, subnet: str | None = DEFAULT_SUBNET,
-            netns: bool | None = None, progress=print) -> Plan:
+            netns: bool | None = None, progress: Callable[[str], object] = print) -> Plan:
     """The plan for both clusters (the recorded one when they exist), its network in place."""
     current = load()
     # With clusters recorded, their ports are ours (busy): keep the recorded nodes instead.
@@ -178,10 +192,10 @@ def prepare(cpus: float = 2, workers: int = 2, subnet: str | None = DEFAULT_SUBN
 
 def mongo_host(plan: Plan) -> str:
     """Where the nodes reach a MongoDB server on this machine: the bridge, else loopback."""
-    return plan.bridge_ip if plan.netns else "127.0.0.1"
+    return plan.bridge_ip if plan.netns and plan.bridge_ip else "127.0.0.1"
 
 
-def start(plan: Plan, mongo_uri: str | None, progress=print) -> list[str]:
+def start(plan: Plan, mongo_uri: str | None, progress: Callable[[str], object] = print) -> list[str]:
     """Start (or repair) both clusters of ``plan``, their nodes given ``mongo_uri``; starts
     nothing that already runs. Returns the names of the nodes it started."""
     token = token_file().read_text().strip()
@@ -236,7 +250,8 @@ def down() -> list[str]:
     if data:
         plan = plan_from(data)
         for node in reversed(plan.nodes):  # workers before heads
-            if node_alive(node) or (node.netns and localnet.netns_exists(node.netns) and localnet.netns_pids(node.netns)):
+            in_netns = node.netns and localnet.netns_exists(node.netns) and localnet.netns_pids(node.netns)
+            if node_alive(node) or in_netns:
                 stopped.append(node.name)
             stop_node(node)
         if plan.netns:

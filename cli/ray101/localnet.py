@@ -12,6 +12,7 @@ from ray101 import procs
 from ray101.errors import Ray101Error
 from ray101.localplan import Node, Plan, interfaces_clashing
 
+
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     proc = subprocess.run(["ip", *args], capture_output=True, text=True)
     if check and proc.returncode != 0:
@@ -27,8 +28,23 @@ def netns_exists(name: str) -> bool:
     return name in _ip("netns", "list", check=False).stdout.split()
 
 
+def _network(plan: Plan) -> tuple[ipaddress.IPv4Network, str, str]:
+    """The namespaced plan's subnet, bridge and bridge address (a loopback plan has none)."""
+    if not (plan.netns and plan.subnet and plan.bridge and plan.bridge_ip):
+        raise Ray101Error("the local clusters run on loopback: they have no network to set up")
+    return ipaddress.IPv4Network(plan.subnet), plan.bridge, plan.bridge_ip
+
+
+def _namespaced(node: Node) -> tuple[str, str]:
+    """The node's namespace and host-side link."""
+    if not (node.netns and node.veth):
+        raise Ray101Error(f"node {node.name} has no namespace of its own (loopback cluster)")
+    return node.netns, node.veth
+
+
 def check_subnet(plan: Plan) -> None:
-    clashes = interfaces_clashing(ipaddress.ip_network(plan.subnet), plan.bridge)
+    net, bridge, _ = _network(plan)
+    clashes = interfaces_clashing(net, bridge)
     if clashes:
         raise Ray101Error(
             f"subnet {plan.subnet} overlaps {', '.join(clashes)}; pick another with --subnet"
@@ -37,22 +53,23 @@ def check_subnet(plan: Plan) -> None:
 
 def setup_network(plan: Plan) -> None:
     """Bridge, namespaces and veth links; each step skipped when it is already in place."""
-    net = ipaddress.ip_network(plan.subnet)
+    net, bridge, bridge_ip = _network(plan)
     check_subnet(plan)
-    if not _link_exists(plan.bridge):
-        _ip("link", "add", plan.bridge, "type", "bridge")
-    _ip("addr", "replace", f"{plan.bridge_ip}/{net.prefixlen}", "dev", plan.bridge)
-    _ip("link", "set", plan.bridge, "up")
+    if not _link_exists(bridge):
+        _ip("link", "add", bridge, "type", "bridge")
+    _ip("addr", "replace", f"{bridge_ip}/{net.prefixlen}", "dev", bridge)
+    _ip("link", "set", bridge, "up")
     for node in plan.nodes:
-        if not netns_exists(node.netns):
-            _ip("netns", "add", node.netns)
-        if not _link_exists(node.veth):
-            _ip("link", "add", node.veth, "type", "veth", "peer", "name", "eth0", "netns", node.netns)
-        _ip("link", "set", node.veth, "master", plan.bridge, "up")
-        _ip("-n", node.netns, "addr", "replace", f"{node.ip}/{net.prefixlen}", "dev", "eth0")
-        _ip("-n", node.netns, "link", "set", "eth0", "up")
-        _ip("-n", node.netns, "link", "set", "lo", "up")
-        _ip("-n", node.netns, "route", "replace", "default", "via", plan.bridge_ip)
+        netns, veth = _namespaced(node)
+        if not netns_exists(netns):
+            _ip("netns", "add", netns)
+        if not _link_exists(veth):
+            _ip("link", "add", veth, "type", "veth", "peer", "name", "eth0", "netns", netns)
+        _ip("link", "set", veth, "master", bridge, "up")
+        _ip("-n", netns, "addr", "replace", f"{node.ip}/{net.prefixlen}", "dev", "eth0")
+        _ip("-n", netns, "link", "set", "eth0", "up")
+        _ip("-n", netns, "link", "set", "lo", "up")
+        _ip("-n", netns, "route", "replace", "default", "via", bridge_ip)
 
 
 def teardown_network(plan: Plan) -> None:

@@ -16,9 +16,9 @@ import shutil
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from ray101 import state
 from ray101.errors import Ray101Error
@@ -141,8 +141,9 @@ def make_plan(cpus: float = 2, workers: int = 2, subnet: str | None = DEFAULT_SU
     prefix = _prefix()
     nodes: list[Node] = []
     layout = [(SINGLE, "head", 0)] + [(MULTI, "head", 0)] + [(MULTI, "worker", i + 1) for i in range(workers)]
+    # Checked on loopback too: a malformed --subnet is an error wherever the nodes end up.
+    net = _parse_subnet(subnet or DEFAULT_SUBNET, needed=len(layout) + 2)
     if use_netns:
-        net = _parse_subnet(subnet or DEFAULT_SUBNET, needed=len(layout) + 2)
         hosts = list(net.hosts())
         bridge_ip = str(hosts[0])
         for index, (cluster, role, k) in enumerate(layout):
@@ -188,7 +189,7 @@ def _interface_networks() -> list[tuple[str, str, ipaddress.IPv4Network]]:
         return []
     return [
         (link["ifname"], f"{a['local']}/{a['prefixlen']}",
-         ipaddress.ip_network(f"{a['local']}/{a['prefixlen']}", strict=False))
+         ipaddress.IPv4Network(f"{a['local']}/{a['prefixlen']}", strict=False))
         for link in links
         for a in link.get("addr_info", [])
     ]

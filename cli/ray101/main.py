@@ -3,13 +3,12 @@
 import click
 
 from ray101 import __version__
-from ray101.commands import (chaos, clusters, compare, jobs, local, mongo, run, runs, serve,
-                             workloads)
+from ray101.commands import chaos, clusters, compare, jobs, local, mongo, run, runs, serve, workloads
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="ray101")
-def cli():
+def cli() -> None:
     """Run the Ray 101 workloads on single-node and multi-node Ray clusters and compare them.
 
     \b

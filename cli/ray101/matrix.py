@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from ray101 import runner, targets
 from ray101.jobsapi import JobsAPI

@@ -48,7 +48,7 @@ class Target:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Target":
+    def from_dict(cls, data: dict) -> Target:
         known = {f for f in cls.__dataclass_fields__}
         fields = {k: v for k, v in data.items() if k in known}
         if fields.get("kube") is not None:

@@ -25,13 +25,17 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
+from typing import TYPE_CHECKING, TypeGuard
 
 from ray101 import procs, state
 from ray101.errors import Ray101Error
 from ray101_jobs import mongouri
 from ray101_jobs.mongouri import URI_ENV, hosts_of, redact, short_reason
+
+if TYPE_CHECKING:
+    from pymongo import MongoClient
 
 FERRETDB_VERSION = "v1.24.2"
 DEFAULT_HOST = "127.0.0.1"
@@ -65,7 +69,7 @@ def local_uri(host: str, port: int) -> str:
     return f"mongodb://{host}:{port}/"
 
 
-def client(uri: str, timeout_ms: int = PING_TIMEOUT_MS):
+def client(uri: str, timeout_ms: int = PING_TIMEOUT_MS) -> MongoClient:
     """``mongouri.client``, with a malformed URI as a one-line error."""
     from pymongo.errors import ConfigurationError, InvalidURI
 
@@ -83,7 +87,9 @@ def ping(uri: str, timeout_ms: int = PING_TIMEOUT_MS) -> None:
     try:
         c.admin.command("ping")
     except PyMongoError as exc:
-        raise Ray101Error(f"cannot reach MongoDB at {hosts_of(uri)} ({redact(uri)}): {short_reason(exc, uri)}") from None
+        raise Ray101Error(
+            f"cannot reach MongoDB at {hosts_of(uri)} ({redact(uri)}): {short_reason(exc, uri)}"
+        ) from None
     finally:
         c.close()
 
@@ -185,10 +191,10 @@ def install(force: bool = False) -> dict:
     """Locate (or, for FerretDB, build) the local server binary: ``{"kind", "path", "version"}``."""
     k = local_kind()
     if k == MONGOD:
-        path = shutil.which("mongod")
-        if not path:
+        mongod = shutil.which("mongod")
+        if not mongod:
             raise Ray101Error(f"{SERVER_ENV}=mongod but mongod is not on PATH")
-        return {"kind": MONGOD, "path": path, "version": None}
+        return {"kind": MONGOD, "path": mongod, "version": None}
     path = ferretdb_path()
     if force or _ferretdb_version(path) != FERRETDB_VERSION or _ferretdb_build(path) != FERRETDB_BUILD:
         if not shutil.which("go"):
@@ -253,8 +259,10 @@ def _log_tail(path: Path, lines: int = 1) -> str:
     return " | ".join(line.strip() for line in text[-lines:])[:300]
 
 
-def _record_alive(rec: dict | None) -> bool:
-    return bool(rec) and procs.alive(rec.get("pid"), rec.get("binary"))
+def _record_alive(rec: dict | None) -> TypeGuard[dict]:
+    if not rec:
+        return False
+    return procs.alive(rec.get("pid"), rec.get("binary"))
 
 
 def ensure_running(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, timeout: float = START_TIMEOUT) -> str:
@@ -347,7 +355,7 @@ def status() -> dict:
         return {"kind": EXTERNAL, "running": answers(ext, 3000), "managed": False, "uri": redact(ext),
                 "hosts": hosts_of(ext)}  # fmt: skip
     rec = _read_record()
-    k = rec.get("kind") if rec else local_kind()
+    k = (rec.get("kind") if rec else None) or local_kind()
     out = {"kind": k, "running": False, "managed": True, "pid": None, "host": None, "port": None, "uri": None,
            "log": str(_log_path(k)), "data": str(mongo_dir() / ("db" if k == MONGOD else "data"))}  # fmt: skip
     if rec and _record_alive(rec):

@@ -6,9 +6,14 @@ Used by the comparison's picture (``render``) and by ``bench/report.py``.
 from __future__ import annotations
 
 import io
+from types import ModuleType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
-def pyplot():
+def pyplot() -> ModuleType:
     """``matplotlib.pyplot`` on the Agg backend (no display needed)."""
     import matplotlib
 
@@ -18,7 +23,7 @@ def pyplot():
     return plt
 
 
-def png(fig, dpi: int = 110, tight: bool = False) -> bytes:
+def png(fig: Figure, dpi: int = 110, tight: bool = False) -> bytes:
     """The figure as PNG bytes (the same data gives the same bytes); closes the figure."""
     buf = io.BytesIO()
     if tight:

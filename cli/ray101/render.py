@@ -11,11 +11,11 @@ from pathlib import Path
 from ray101 import plotting, state
 
 
-def _s(value) -> str:
+def _s(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}"
 
 
-def _pct(value) -> str:
+def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value:+.0f}%"
 
 
@@ -86,6 +86,7 @@ def plot_png(data: dict) -> bytes:
     """
     import math
 
+    from matplotlib.artist import Artist
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
@@ -109,7 +110,7 @@ def plot_png(data: dict) -> bytes:
             f"{nodes} node{'s' if nodes != 1 else ''}" if nodes else "",
             f"{cpus:g} CPUs" if cpus else "") if x)
         labels.append(f"{name}\n{facts}" if facts else name)
-    for ax, row in zip(axes.flat, rows):
+    for ax, row in zip(axes.flat, rows, strict=False):  # the grid may have a spare panel or more
         top = 0.0
         for ci, name in enumerate(names):
             c = row["clusters"].get(name)
@@ -149,8 +150,8 @@ def plot_png(data: dict) -> bytes:
                 fontweight="bold", va="bottom")
     for ax in list(axes.flat)[len(rows):]:
         ax.set_visible(False)
-    handles = [Patch(color=colors[i % len(colors)], label=f"{n}: warm runtime")
-               for i, n in enumerate(names)]
+    handles: list[Artist] = [Patch(color=colors[i % len(colors)], label=f"{n}: warm runtime")
+                             for i, n in enumerate(names)]
     handles += [Line2D([], [], marker="D", markerfacecolor="none", markeredgecolor="black",
                        linestyle="none", label="cold (first repetition)"),
                 Line2D([], [], color="black", linewidth=2.2, label="ideal (perfect parallelism)")]
@@ -210,7 +211,7 @@ def write(data: dict, out: Path) -> list[Path]:
     """Write the four files, each atomically: readers never see half a file."""
     out = Path(out)
     png = plot_png(data)
-    files = {
+    files: dict[Path, str | bytes] = {
         out / "compare.json": json.dumps(data, indent=2, sort_keys=True) + "\n",
         out / "compare.md": markdown(data),
         out / "compare.png": png,

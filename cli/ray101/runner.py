@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ray101 import store
 from ray101.errors import Ray101Error
 from ray101.jobsapi import JobOutcome, JobsAPI
 
+if TYPE_CHECKING:
+    from ray101_jobs.common import Workload
 
-def workload(name: str):
+
+def workload(name: str) -> Workload:
     """The workload called ``name``, or a one-line error listing the known ones."""
     from ray101_jobs.registry import workloads
 
@@ -19,7 +23,7 @@ def workload(name: str):
     return known[name]
 
 
-def parse_params(wl, pairs: list[str]) -> dict:
+def parse_params(wl: Workload, pairs: list[str]) -> dict:
     from ray101_jobs.common import ParamError
 
     try:
@@ -36,7 +40,7 @@ def check_repeat(repeat: int) -> int:
 
 def run_on(
     api: JobsAPI,
-    wl,
+    wl: Workload,
     params: dict,
     repeat: int,
     run_id: str,

@@ -12,9 +12,13 @@ import json
 import secrets
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ray101 import state
 from ray101.errors import Ray101Error
+
+if TYPE_CHECKING:
+    from ray101.jobsapi import JobOutcome
 
 COMPARISON = "compare.json"
 
@@ -80,7 +84,7 @@ def last_comparison() -> str:
     raise Ray101Error(f"no comparison recorded in {runs_dir()}: run `ray101 compare` first")
 
 
-def entry_from(outcome, workload: str, cluster: str, run_id: str, params: dict, repeat: int) -> dict:
+def entry_from(outcome: JobOutcome, workload: str, cluster: str, run_id: str, params: dict, repeat: int) -> dict:
     """The record of one job: what ``compare.json`` lists under ``runs``."""
     result = outcome.result if outcome.result and "error" not in outcome.result else {}
     return {

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from ray101.errors import Ray101Error
 from ray101.kube import connection as kube_connection
@@ -66,6 +66,8 @@ def connect(target: Target,
         with kube_connection.connect(target, on_wait) as conn:
             yield conn
         return
+    if not target.jobs_url:
+        raise Ray101Error(f"cluster '{target.name}' has no Jobs API address")
     yield Connection(
         target=target,
         jobs_url=target.jobs_url,

@@ -8,7 +8,7 @@ fails with a clear error instead.
 
 import ray
 
-from ray101_jobs.common import Repetition, Param, Workload, main
+from ray101_jobs.common import Param, Repetition, Workload, main
 
 WORKLOAD = Workload(
     name="actor-counter",
@@ -54,7 +54,7 @@ def placement(ip: str) -> dict:
 def run_once(params: dict) -> Repetition:
     options = placement(params["node"]) if params["node"] else {}
     # A fresh counter each repetition: same totals every time.
-    counter = Counter.options(**options).remote()
+    counter = Counter.options(**options).remote()  # type: ignore[attr-defined]  # mypy skips class decorators (@ray.remote)
     try:
         totals = ray.get([counter.increment.remote(i, params["seconds"]) for i in range(params["count"])])
     except ray.exceptions.RayActorError as exc:

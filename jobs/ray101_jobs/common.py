@@ -22,8 +22,9 @@ import socket
 import sys
 import time
 import traceback
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from ray101_jobs import mongouri
 

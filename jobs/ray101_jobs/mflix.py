@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
-from typing import Callable, Iterator
+from typing import Any
 
 from bson import ObjectId
 
@@ -167,12 +168,14 @@ def iter_movies(n: int = DEFAULT_MOVIES, seed: int = SEED) -> Iterator[dict]:
             "type": "movie",
         }
         if r() < 0.7:  # like the real data, not every movie has Rotten Tomatoes scores
-            doc["tomatoes"] = {
+            tomatoes: dict[str, Any] = {
                 "viewer": {"rating": round(r() * 5, 1), "numReviews": ri(0, 300_000), "meter": ri(0, 100)},
                 "lastUpdated": datetime(2015, 1, 1) + timedelta(seconds=ri(0, 300 * 86400)),
             }
             if r() < 0.5:
-                doc["tomatoes"]["critic"] = {"rating": round(r() * 10, 1), "numReviews": ri(1, 300), "meter": ri(0, 100)}
+                tomatoes["critic"] = {"rating": round(r() * 10, 1), "numReviews": ri(1, 300),
+                                      "meter": ri(0, 100)}
+            doc["tomatoes"] = tomatoes
         yield doc
 
 
@@ -316,8 +319,9 @@ def seed(
         if drop:
             db.drop_collection("movies")
             db.drop_collection("comments")
-        result = {"database": database}
-        result["movies"] = _seed_collection(db["movies"], movies, movie_id, lambda: generate_movies(movies), batch, progress)
+        result: dict[str, Any] = {"database": database}
+        result["movies"] = _seed_collection(db["movies"], movies, movie_id,
+                                            lambda: generate_movies(movies), batch, progress)
         result["comments"] = _seed_collection(
             db["comments"], comments, comment_id, lambda: generate_comments(comments, movies), batch, progress,
             # Comments point at movies by index scaled to the movie count: when the movies changed,

@@ -10,7 +10,6 @@ import time
 import ray
 
 from ray101_jobs.common import Repetition, Workload, digest_docs, main, mongo_uri
-from ray101_jobs.mongouri import client as mongo_client
 from ray101_jobs.mongo_sequential import (
     COLLECTIONS,
     MONGO_PARAMS,
@@ -20,6 +19,7 @@ from ray101_jobs.mongo_sequential import (
     mongo_output,
     show,
 )
+from ray101_jobs.mongouri import client as mongo_client
 
 WORKLOAD = Workload(
     name="mongo-parallel",
@@ -52,12 +52,12 @@ def run_once(params: dict) -> Repetition:
     finally:
         probe.close()
     start = time.perf_counter()
-    actors = [Aggregator.remote(params["timeout_ms"]) for _ in COLLECTIONS]
+    actors = [Aggregator.remote(params["timeout_ms"]) for _ in COLLECTIONS]  # type: ignore[attr-defined]  # mypy skips class decorators (@ray.remote)
     futures = [
         actor.aggregate.remote(params["database"], name, PIPELINE)
-        for actor, name in zip(actors, COLLECTIONS)
+        for actor, name in zip(actors, COLLECTIONS, strict=True)
     ]
-    per_collection = {name: digest_docs(ray.get(f)) for name, f in zip(COLLECTIONS, futures)}
+    per_collection = {name: digest_docs(ray.get(f)) for name, f in zip(COLLECTIONS, futures, strict=True)}
     output = mongo_output(per_collection)
     show(output, time.perf_counter() - start)
     ips = set(ray.get([a.where.remote() for a in actors]))

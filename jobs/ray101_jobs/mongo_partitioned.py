@@ -10,20 +10,20 @@ On MongoDB an ``_id`` range reads only its part of the index. FerretDB's SQLite 
 down no range filter, so there every range costs a full scan: see docs/performance.md.
 """
 
+import itertools
 import time
 
 import ray
 
 from ray101_jobs.common import (
-    Repetition,
     Param,
+    Repetition,
     Workload,
     digest_docs,
     main,
     merge_digests,
     mongo_uri,
 )
-from ray101_jobs.mongouri import client as mongo_client
 from ray101_jobs.mongo_sequential import (
     COLLECTIONS,
     MONGO_PARAMS,
@@ -32,6 +32,7 @@ from ray101_jobs.mongo_sequential import (
     mongo_output,
     show,
 )
+from ray101_jobs.mongouri import client as mongo_client
 
 WORKLOAD = Workload(
     name="mongo-partitioned",
@@ -103,7 +104,7 @@ _bounds: dict = {}  # (database, collection, K) -> split points, planned once pe
 def pool(size: int, timeout_ms: int) -> list:
     if len(_pool) != size:
         _pool[:] = [
-            RangeReader.options(scheduling_strategy="SPREAD").remote(timeout_ms)
+            RangeReader.options(scheduling_strategy="SPREAD").remote(timeout_ms)  # type: ignore[attr-defined]  # mypy skips class decorators (@ray.remote)
             for _ in range(size)
         ]
     return _pool
@@ -123,7 +124,7 @@ def run_once(params: dict) -> Repetition:
     # Plan the ranges on the actors, one collection each, at the same time.
     found = ray.get([readers[i % len(readers)].bounds.remote(db, name)
                      for i, name in enumerate(missing)])
-    for name, (lo, hi) in zip(missing, found):
+    for name, (lo, hi) in zip(missing, found, strict=True):
         _bounds[(db, name, params["actors"])] = split_points(lo, hi, params["actors"])
     ranges = [
         (name, lo, hi)
@@ -146,7 +147,7 @@ def run_once(params: dict) -> Repetition:
 
 
 def _pairs(bounds: list) -> list:
-    return list(zip(bounds[:-1], bounds[1:]))
+    return list(itertools.pairwise(bounds))
 
 
 if __name__ == "__main__":

@@ -8,8 +8,8 @@ The server is found through ``RAY101_MONGO_URI`` in the Ray node's environment.
 import time
 
 from ray101_jobs.common import (
-    Repetition,
     Param,
+    Repetition,
     Workload,
     digest_docs,
     digest_hex,
@@ -22,7 +22,7 @@ from ray101_jobs.mongouri import client as mongo_client
 from ray101_jobs.mongouri import hosts_of
 
 COLLECTIONS = ("movies", "comments")
-PIPELINE = [{"$match": {}}]
+PIPELINE: list[dict] = [{"$match": {}}]
 
 MONGO_PARAMS = (
     Param("database", str, "sample_mflix", "database holding movies and comments"),

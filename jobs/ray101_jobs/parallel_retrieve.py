@@ -9,7 +9,7 @@ import time
 
 import ray
 
-from ray101_jobs.common import Repetition, Param, Workload, main
+from ray101_jobs.common import Param, Repetition, Workload, main
 from ray101_jobs.sequential_retrieve import database, show
 
 WORKLOAD = Workload(

@@ -18,6 +18,7 @@ import sys
 from ray101_jobs import mflix, mongouri
 from ray101_jobs.common import RESULT_PREFIX
 
+
 def _count(value: str) -> int:
     try:
         n = int(value)

@@ -5,7 +5,7 @@ Six items at one second each take six seconds: what the other workloads are meas
 
 import time
 
-from ray101_jobs.common import Repetition, Param, Workload, main, node_ip
+from ray101_jobs.common import Param, Repetition, Workload, main, node_ip
 
 WORKLOAD = Workload(
     name="sequential-retrieve",

@@ -13,7 +13,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from ray101_jobs.common import Repetition, Param, Workload, main, node_ip
+from ray101_jobs.common import Param, Repetition, Workload, main, node_ip
 
 APP_NAME = "echo"
 ROUTE = "/echo"
@@ -50,7 +50,7 @@ def build_app():
                 )
             return PlainTextResponse(f"Received data: {data}")
 
-    return Echo.bind()
+    return Echo.bind()  # type: ignore[attr-defined]  # mypy skips class decorators (@serve.deployment)
 
 
 def deploy() -> str:

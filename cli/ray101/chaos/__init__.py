@@ -14,7 +14,7 @@ which is not the fault these commands are for.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from ray101 import targets
 from ray101.chaos import kube, local

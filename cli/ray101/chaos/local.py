@@ -6,13 +6,15 @@ from __future__ import annotations
 import random
 import signal
 import time
-from typing import Callable
+from collections.abc import Callable
+from types import FrameType
 
 from ray101 import clusterhttp, localcluster, localnet, localplan
 from ray101.errors import Ray101Error
+from ray101.localplan import Node, Plan
 
 
-def _local_node(cluster: str, name: str | None):
+def _local_node(cluster: str, name: str | None) -> tuple[Plan, Node]:
     """The plan and the worker node ``name`` of a local cluster (a random worker without name)."""
     plan = localplan.current_plan()
     nodes = plan.cluster_nodes(cluster)
@@ -47,7 +49,7 @@ def kill_node(cluster: str, node: str | None = None) -> dict:
             "pid": pid, "action": "SIGKILL", "next": "ray101 local up"}
 
 
-def _raise_interrupt(signum, frame):
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 

@@ -109,6 +109,7 @@ def status_cmd(as_json):
 
 def _seed_local(uri: str, movies: int, comments: int, drop: bool, quiet: bool) -> dict:
     from pymongo.errors import PyMongoError
+
     from ray101_jobs import mflix
 
     mongo.ping(uri)  # a one-line error naming the host, within ~10 s
@@ -119,7 +120,8 @@ def _seed_local(uri: str, movies: int, comments: int, drop: bool, quiet: bool) -
 
         columns = (TextColumn("{task.description:<8}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, transient=False) as bar:
-            tasks = {"movies": bar.add_task("movies", total=movies), "comments": bar.add_task("comments", total=comments)}
+            tasks = {"movies": bar.add_task("movies", total=movies),
+                     "comments": bar.add_task("comments", total=comments)}
 
             def progress(name: str, done: int, total: int) -> None:
                 # ``total`` is what is missing; show progress against the full size.
@@ -191,7 +193,8 @@ def seed_cmd(uri, cluster, movies, comments, drop, as_json):
         for name in ("movies", "comments"):
             r = result[name]
             click.echo(f"{result.get('database', mflix.DATABASE)}.{name}: {r['count']} documents "
-                       f"({r['inserted']} inserted, {r['existing']} already there, {r['deleted']} deleted)")  # fmt: skip
+                       f"({r['inserted']} inserted, {r['existing']} already there, "
+                       f"{r['deleted']} deleted)")
         click.echo(f"total: {result['total']} documents in {result['seconds']:.1f}s")
     else:
         print_json(result)

@@ -5,8 +5,14 @@ import sys
 import click
 
 from ray101.commands.options import (
-    cluster_option, console, json_option, param_option, print_json, repeat_option,
+    cluster_option,
+    console,
+    json_option,
+    param_option,
+    print_json,
+    repeat_option,
 )
+
 
 def log_printer():
     """Echo a job's log as it arrives, minus the machine-readable result line."""
@@ -67,8 +73,8 @@ def run_cmd(workloads, cluster, repeat, params, timeout, quiet, as_json):
     if timeout is not None and timeout <= 0:
         raise Ray101Error(f"--timeout must be > 0, not {timeout:g}")
     runner.check_repeat(repeat)
-    chosen = [(runner.workload(name), None) for name in workloads]
-    chosen = [(wl, runner.parse_params(wl, params)) for wl, _ in chosen]
+    wls = [runner.workload(name) for name in workloads]  # every name known before any parameter
+    chosen = [(wl, runner.parse_params(wl, params)) for wl in wls]
     target = targets.resolve(cluster)
     run_id = store.new_run_id()
     entries = []

@@ -26,8 +26,9 @@ def dashboard_cmd(cluster, open_browser, as_json):
 
     target = targets.resolve(cluster)
     with waiting.connect(target) as conn:
+        jobs = f"{conn.jobs_url}/#/jobs"
         info = {"cluster": target.name, "dashboard": conn.jobs_url,
-                "jobs": f"{conn.jobs_url}/#/jobs", "token_file": target.token_file,
+                "jobs": jobs, "token_file": target.token_file,
                 "token_secret": target.token_secret}
         if as_json:
             print_json(info)
@@ -40,7 +41,7 @@ def dashboard_cmd(cluster, open_browser, as_json):
         if open_browser:
             import webbrowser
 
-            webbrowser.open(info["jobs"])
+            webbrowser.open(jobs)
         if target.kind == K8S and not as_json:
             click.echo("Port-forward open; press Ctrl-C to close it.")
             try:

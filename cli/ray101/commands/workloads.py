@@ -30,9 +30,9 @@ def workloads_cmd(as_json):
         print_json(rows)
         return
     table = Table("workload", "what it does", "parameters (default)", "if a node dies")
-    for row in rows:
-        params = ", ".join(f"{k}={v['default']}" for k, v in row["params"].items())
-        table.add_row(row["name"], row["summary"], params or "—", row["retries"] or "—")
+    for wl in workloads().values():
+        params = ", ".join(f"{p.name}={p.default}" for p in wl.params)
+        table.add_row(wl.name, wl.summary, params or "—", wl.retries or "—")
     console().print(table)
 
 

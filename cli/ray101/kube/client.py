@@ -10,9 +10,14 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from typing import Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from ray101.errors import Ray101Error
+
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient, CoreV1Api, CustomObjectsApi
+    from kubernetes.client.exceptions import ApiException
 
 GROUP, VERSION, PLURAL = "ray.io", "v1", "rayclusters"
 PART_OF_SELECTOR = "app.kubernetes.io/part-of=ray101"
@@ -25,28 +30,29 @@ NO_CONTEXT_HINT = "run `make deploy` or set KUBECONFIG"
 class Kube:
     """An API client for the current kube context, and the namespace ray101 looks in."""
 
-    api: object  # kubernetes.client.ApiClient
+    api: ApiClient
     context: str
     namespace: str
     host: str
 
     @property
-    def custom(self):
+    def custom(self) -> CustomObjectsApi:
         from kubernetes import client
 
         return client.CustomObjectsApi(self.api)
 
     @property
-    def core(self):
+    def core(self) -> CoreV1Api:
         from kubernetes import client
 
         return client.CoreV1Api(self.api)
 
-    def plain(self, obj) -> dict:
+    def plain(self, obj: object) -> dict:
         """A typed API object as the dict the API server sent (camelCase keys)."""
         return self.api.sanitize_for_serialization(obj)
 
-    def call(self, fn: Callable, what: str, missing: str | Callable[[], str] | None = None):
+    def call(self, fn: Callable[[], Any], what: str,
+             missing: str | Callable[[], str] | None = None) -> Any:
         """Run one API call (``what`` says what it does: "list RayClusters in ..."); turn API
         and network failures into one-line errors. ``missing``: the error for HTTP 404 (a
         callable is asked only then)."""
@@ -111,7 +117,7 @@ def first_line(exc: BaseException) -> str:
     return (text.splitlines()[0] if text else type(exc).__name__)[:300]
 
 
-def api_message(exc) -> str:
+def api_message(exc: ApiException) -> str:
     try:
         return json.loads(exc.body)["message"]
     except Exception:

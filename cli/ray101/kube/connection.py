@@ -5,13 +5,12 @@ head pod (dashboard/Jobs API 8265, Serve 8000) on free ports of 127.0.0.1, close
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 from ray101.errors import Ray101Error
 from ray101.kube.client import client
-from ray101.kube.portforward import (DASHBOARD_PORT, SERVE_PORT, Forwarder, PodStream,
-                                     explain_forward_failure)
+from ray101.kube.portforward import DASHBOARD_PORT, SERVE_PORT, Forwarder, PodStream, explain_forward_failure
 from ray101.kube.readiness import ReadyProgress, wait_ready
 from ray101.kube.token import read_token
 from ray101.models import Connection, Target

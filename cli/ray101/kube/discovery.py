@@ -62,10 +62,11 @@ def target_from(rc: dict, namespace: str) -> Target:
     groups = spec.get("workerGroupSpecs") or []
     pods_per_group = [int(g.get("replicas") or 0) * int(g.get("numOfHosts") or 1) for g in groups]
     workers = sum(pods_per_group)
-    per_pod = [_num_cpus(head)] + [_num_cpus(g) for g in groups]
+    head_cpus = _num_cpus(head)
+    group_cpus = [_num_cpus(g) for g in groups]
     cpus = None
-    if None not in per_pod:
-        cpus = per_pod[0] + sum(c * n for c, n in zip(per_pod[1:], pods_per_group))
+    if head_cpus is not None and all(c is not None for c in group_cpus):
+        cpus = head_cpus + sum((c or 0.0) * n for c, n in zip(group_cpus, pods_per_group, strict=True))
     auth = spec.get("authOptions") or {}
     token = auth.get("mode") == "token"
     secret = auth.get("secretName")

@@ -11,7 +11,9 @@ import contextlib
 import select
 import socket
 import threading
-from typing import Callable
+import time
+from collections.abc import Callable
+from typing import Protocol
 
 from ray101.kube.client import Kube, first_line
 
@@ -28,6 +30,15 @@ def stream_error(exc: BaseException) -> str:
     return first_line(exc)
 
 
+class Stream(Protocol):
+    """What ``Forwarder`` needs of a connection to the remote port (a socket is one)."""
+
+    def fileno(self) -> int: ...
+    def recv(self, size: int, /) -> bytes: ...
+    def sendall(self, data: bytes, /) -> None: ...
+    def close(self) -> None: ...
+
+
 class Forwarder:
     """``kubectl port-forward`` in-process: a listener on 127.0.0.1 per remote port, and a
     thread per accepted connection bridging its bytes to a fresh stream from ``open_remote``.
@@ -37,13 +48,16 @@ class Forwarder:
     ``error`` so that the caller can say why a request through the forward failed.
     """
 
-    def __init__(self, open_remote: Callable[[int], object], ports: list[int], what: str):
+    def __init__(self, open_remote: Callable[[int], Stream], ports: list[int], what: str):
         self.open_remote = open_remote
         self.what = what
         self.error: str | None = None
         self.local: dict[int, int] = {}
         self._listeners: list[socket.socket] = []
         self._closed = threading.Event()
+        self._acceptors: list[threading.Thread] = []
+        self._bridges: list[threading.Thread] = []
+        self._lock = threading.Lock()  # acceptors of several ports add bridges at once
         for port in ports:
             listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -52,19 +66,24 @@ class Forwarder:
             listener.settimeout(0.2)
             self._listeners.append(listener)
             self.local[port] = listener.getsockname()[1]
-            threading.Thread(target=self._accept, args=(listener, port), daemon=True,
-                             name=f"ray101 forward :{self.local[port]} -> {port}").start()
+            acceptor = threading.Thread(target=self._accept, args=(listener, port), daemon=True,
+                                        name=f"ray101 forward :{self.local[port]} -> {port}")
+            self._acceptors.append(acceptor)
+            acceptor.start()
 
     def _accept(self, listener: socket.socket, port: int) -> None:
         while not self._closed.is_set():
             try:
                 conn, _ = listener.accept()
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 return
             conn.settimeout(None)
-            threading.Thread(target=self._serve, args=(conn, port), daemon=True).start()
+            bridging = threading.Thread(target=self._serve, args=(conn, port), daemon=True)
+            with self._lock:
+                self._bridges = [t for t in self._bridges if t.is_alive()] + [bridging]
+            bridging.start()
 
     def _serve(self, conn: socket.socket, port: int) -> None:
         try:
@@ -85,14 +104,23 @@ class Forwarder:
                 with contextlib.suppress(OSError):
                     sock.close()
 
-    def close(self) -> None:
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop listening and bridging, and wait (up to ``timeout`` s) for every thread to end:
+        afterwards the local ports are closed and ``error`` is final."""
         self._closed.set()
+        deadline = time.monotonic() + timeout
+        for thread in self._acceptors:  # they notice within their 0.2 s accept timeout
+            thread.join(max(0.0, deadline - time.monotonic()))
         for listener in self._listeners:
             with contextlib.suppress(OSError):
                 listener.close()
+        with self._lock:
+            bridges = list(self._bridges)
+        for thread in bridges:  # bridge() notices within its 0.5 s select timeout
+            thread.join(max(0.0, deadline - time.monotonic()))
 
 
-def bridge(local, remote, stop: threading.Event | None = None) -> bool:
+def bridge(local: Stream, remote: Stream, stop: threading.Event | None = None) -> bool:
     """Copy bytes both ways until both sides are done; True if ``remote`` sent anything.
 
     An end of stream from one side is passed on as a half-close (``shutdown(SHUT_WR)``) of the
@@ -115,9 +143,12 @@ def bridge(local, remote, stop: threading.Event | None = None) -> bool:
                 if sock is remote and not answered:
                     return False  # refused or dropped: let the caller say why before closing
                 reading.remove(sock)
+                half_close = getattr(peers[sock], "shutdown", None)  # a Stream may not have one
+                if half_close is None:
+                    return answered
                 try:
-                    peers[sock].shutdown(socket.SHUT_WR)
-                except (OSError, AttributeError):
+                    half_close(socket.SHUT_WR)
+                except OSError:
                     return answered
                 continue
             if sock is remote:

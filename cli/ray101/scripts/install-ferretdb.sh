@@ -30,7 +30,7 @@ if [[ -x "$bin" ]] && "$bin" --version 2>/dev/null | grep -q "version: $VERSION\
 fi
 
 if ! command -v go >/dev/null 2>&1; then
-  echo "error: 'go' is not on PATH; install Go >= 1.22 (https://go.dev/dl/) to build FerretDB $VERSION" >&2
+  echo "error: 'go' is not on PATH; install Go >= 1.24 (https://go.dev/dl/; in a ray101 checkout: export PATH=\"\$(scripts/fetch-go.sh):\$PATH\") to build FerretDB $VERSION" >&2
   exit 1
 fi
 

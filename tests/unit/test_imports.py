@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ROOTS = {"ray101": REPO / "cli" / "ray101", "ray101_jobs": REPO / "jobs" / "ray101_jobs"}
 
 
 def _modules() -> dict[str, Path]:
     found = {}
-    for package, folder in ROOTS.items():
+    for folder in ROOTS.values():
         for path in sorted(folder.rglob("*.py")):
             parts = path.relative_to(folder.parent).with_suffix("").parts
             if parts[-1] == "__init__":

@@ -1,5 +1,6 @@
-"""Runs last (file name): no secret in anything the suite made the CLI print, in any job log on
-either cluster, in the run store or in the state directory.
+"""Runs last (marker ``suite_end``, moved to the end by conftest.py): no secret in anything the
+suite made the CLI print, in any job log on either cluster, in the run store or in the state
+directory.
 
 Secrets: the clusters' auth token and the MongoDB password test_faults_mongo plants in a URI
 (plus the password of RAY101_MONGO_URI when the suite runs against an external server).
@@ -8,9 +9,12 @@ Secrets: the clusters' auth token and the MongoDB password test_faults_mongo pla
 import json
 import os
 
-from test_faults_common import MONGO_PASSWORD
+import pytest
 
 from conftest import TRANSCRIPT
+from test_faults_common import MONGO_PASSWORD
+
+pytestmark = pytest.mark.suite_end
 
 SKIP = {"auth_token"}  # where the token lives, on purpose (0600)
 
