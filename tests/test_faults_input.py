@@ -17,8 +17,8 @@ CASES = [
     (["run", "--cluster", "local-single"], 2, "Error: Missing argument 'WORKLOADS...'."),
     (["run", "actor-counter", "--cluster", "local-single", "-p", "seconds=-1"], 1,
      "Error: parameter 'seconds' must be >= 0, not -1"),
-    (["run", "serve-echo", "--cluster", "local-single", "-p", "shutdown=maybe"], 1,
-     "Error: parameter 'shutdown' must be true or false, not 'maybe'"),
+    (["run", "serve-echo", "--cluster", "local-single", "-p", "keep=maybe"], 1,
+     "Error: parameter 'keep' must be true or false, not 'maybe'"),
     (["run", "actor-counter", "--cluster", "local-single", "-p", "node="], 1,
      "Error: parameter 'node' must not be empty"),
     (["submit", "nope", "--cluster", "local-single"], 1,
@@ -112,9 +112,8 @@ def test_bad_input_is_one_error_line_never_a_traceback(lab, args, code, line):
 
 
 def test_serve_call_on_a_cluster_without_the_app_says_how_to_deploy_it(lab):
-    # Deploy and delete the echo app: Serve stays up on local-single, /echo is gone.
-    lab.cli("run", "serve-echo", "--cluster", "local-single", "-p", "calls=1",
-            "-p", "shutdown=true", "-q", check=True)
+    # Deploy the echo app; the job removes it (and Serve) at its end: /echo is gone.
+    lab.cli("run", "serve-echo", "--cluster", "local-single", "-p", "calls=1", "-q", check=True)
     proc = lab.cli("serve", "call", "--cluster", "local-single", "--data", "x")
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr

@@ -207,11 +207,18 @@ def _parse_args(workload: Workload, argv: list[str] | None) -> argparse.Namespac
     return args
 
 
-def main(workload: Workload, run_once: Callable[[dict], Repetition], argv=None) -> None:
-    """Run ``workload`` as a job: parse arguments, repeat, print, report; exit 1 on failure."""
+def main(workload: Workload, run_once: Callable[[dict], Repetition], argv=None,
+         finish: Callable[[dict], None] | None = None) -> None:
+    """Run ``workload`` as a job: parse arguments, repeat, print, report; exit 1 on failure.
+
+    ``finish(params)`` runs once after the last repetition, also after a failure (clean-up)."""
     args = _parse_args(workload, argv)
     try:
-        result = execute(workload, run_once, args.params, args.repeat)
+        try:
+            result = execute(workload, run_once, args.params, args.repeat)
+        finally:
+            if finish is not None:
+                finish(args.params)
     except Exception as exc:  # report one clear line after the traceback, then fail the job
         traceback.print_exc()
         cause = getattr(exc, "cause", None) or exc  # a RayTaskError wraps the task's exception
