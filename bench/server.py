@@ -166,7 +166,8 @@ def server_sweep(data: Path, tools: Path, repeat: int, say=print) -> dict:
             if len(outputs) != 1:
                 raise RuntimeError(f"{s['name']}: reads disagree: {outputs}")
             wall = median([r["wall_s"] for r in rs])
-            row[mode] = {"runs": rs, "wall_s": wall, "server_cpu_s": median([r["server_cpu_s"] for r in rs]),
+            row[mode] = {"runs": rs, "wall_s": round(wall, 3),
+                         "server_cpu_s": round(median([r["server_cpu_s"] for r in rs]), 2),
                          "docs_per_s": round(rs[0]["count"] / wall) if wall else None}
         row["count"], row["digest"] = runs["sequential"][0]["count"], runs["sequential"][0]["digest"]
         say(f"  {s['name']}: sequential {row['sequential']['wall_s']:.2f} s "
