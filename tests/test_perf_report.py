@@ -4,7 +4,7 @@ job, and the bench page's idle-load and MongoDB-server sections."""
 import sys
 from pathlib import Path
 
-from ray101 import comparison
+from ray101 import render
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/ is not an installed package
 from bench import report  # noqa: E402
@@ -16,7 +16,7 @@ def test_time_per_job_splits_end_to_end_into_work_and_the_rest():
         {"workload": "b", "cluster": "c1", "runtimes_s": [], "end_to_end_s": 1.5},
         {"workload": "a", "cluster": "c2", "runtimes_s": [2.0], "end_to_end_s": 3.25},
     ]
-    header, rows = comparison.job_times({"runs": runs})
+    header, rows = render.job_times({"runs": runs})
     assert header[2:] == ["end to end s", "work s", "start-up + shutdown s"]
     assert rows[0] == ["a", "c1", "4.0", "2.0", "2.0"]
     assert rows[1] == ["b", "c1", "1.5", "0.0", "1.5"]

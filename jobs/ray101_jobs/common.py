@@ -18,6 +18,7 @@ import argparse
 import hashlib
 import json
 import math
+import os
 import socket
 import sys
 import time
