@@ -138,7 +138,8 @@ def main(argv=None) -> int:
                                   lambda: measure.breakdown("local-single", plan["probes"]))
         data["idle_before"]["server"] = idle("before the MongoDB server settings")
         data["server"] = phase("MongoDB server settings (FerretDB builds, Go runtime)",
-                               lambda: server.server_sweep_of_lab(lab.home, plan["server_repeat"], say))
+                               lambda: server.server_sweep_of_lab(lab.home, plan["server_repeat"], say,
+                                                                  ends_only=args.quick))
         data["idle_before"]["task_sweep"] = idle("before the task sweeps")
         # The sweeps share what is left of the budget (keeping 30 s for `local down`).
         left = budget - (time.perf_counter() - t0) - 30
