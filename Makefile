@@ -32,8 +32,9 @@ mongo-server: venv ## Build FerretDB v1.24.2 into .tools (skipped with mongod on
 	else $(RAY101) mongo install; fi
 
 demo: venv mongo-server ## Start MongoDB and the local clusters, then compare every workload on both
-	$(RAY101) local up
-	$(RAY101) compare --clusters local-single,local-multi --out $(RESULTS)
+	@t0=$$(date +%s); $(RAY101) local up && t1=$$(date +%s) && \
+	$(RAY101) compare --clusters local-single,local-multi --out $(RESULTS) && t2=$$(date +%s) && \
+	echo && echo "Time per stage: local up $$((t1 - t0)) s, compare (every workload on both clusters, 3 repetitions) $$((t2 - t1)) s"
 	@echo
 	@echo "Results: $(RESULTS)/compare.html (open it in a browser), compare.md, compare.json, compare.png"
 	@echo "The clusters are still up: ray101 dashboard --cluster local-multi"

@@ -20,21 +20,24 @@ import time
 import traceback
 from pathlib import Path
 
+from bench import idle as idlemod
 from bench import lab as labmod
-from bench import measure, report
+from bench import measure, report, server
 
 FULL = {
     "repeat": 3, "pairs": 5, "probes": 3,
     "counts": [6, 24, 96], "seconds": [0.001, 0.003, 0.01, 0.03, 0.1, 1.0, 2.0],
     "sizes": [10_000, measure.DEFAULT_DOCS, 100_000, 250_000, 500_000], "ks": [1, 2, 4],
+    "idle_s": 20, "server_repeat": 2,
 }
 QUICK = {
     "repeat": 2, "pairs": 2, "probes": 2,
     "counts": [6, 12], "seconds": [0.001, 0.01, 0.1],
     "sizes": [2_000, 10_000], "ks": [1, 2],
+    "idle_s": 5, "server_repeat": 1,
 }
-TARGET_COMPARE_S = 240
-TARGET_RATIO = 0.5
+TARGET_COMPARE_S = 180
+TARGET_RATIO = 0.4
 
 
 def say(msg: str) -> None:
@@ -60,7 +63,7 @@ def main(argv=None) -> int:
         return 0
     signal.signal(signal.SIGTERM, _sigterm)
     plan = QUICK if args.quick else FULL
-    budget = float(os.environ.get("RAY101_BENCH_BUDGET_S") or 1200)
+    budget = float(os.environ.get("RAY101_BENCH_BUDGET_S") or 1500)
     t0 = time.perf_counter()
     data = {
         "mode": "quick" if args.quick else "full",
@@ -77,6 +80,18 @@ def main(argv=None) -> int:
         os.environ.pop(key)
     data["lab"] = {"subnet": lab.subnet, "mongo_port": lab.mongo_port, "netns": None}
     failed = False
+    data["idle"] = []
+
+    def idle(when: str) -> dict | None:
+        """The lab's idle load now, recorded beside the figures measured next."""
+        try:
+            row = {"when": when, **idlemod.idle_cpu(plan["idle_s"])}
+        except Exception as exc:  # noqa: BLE001 - a missing idle figure must not stop the run
+            data["errors"].append({"phase": f"idle load ({when})", "error": f"{type(exc).__name__}: {exc}"})
+            return None
+        data["idle"].append(row)
+        say(f"idle load ({when}): {row['cores']:.3f} cores over {row['window_s']:.0f} s")
+        return row
 
     def phase(name, fn):
         nonlocal failed
@@ -110,15 +125,22 @@ def main(argv=None) -> int:
         if data["versions"].get("mongodb") is not None:
             data["versions"]["mongodb"]["local_kind"] = rec.get("kind")
         data["seeding"] = phase("seeding (ray101 mongo seed)", lambda: measure.seed(lab))
+        data["idle_before"] = {"compare": idle("fresh lab: after local up and seeding, before the comparison")}
         data["compare"] = phase(
             f"compare, repeat {plan['repeat']}", lambda: measure.compare(lab, plan["repeat"]))
         if data["compare"]:
             data["mongo_throughput"] = measure.mongo_throughput(data["compare"]["data"])
+        data["idle_before"]["pairs"] = idle("after the comparison (every workload ran, serve-echo included)")
         head = localplan.jobs_url(plan_, "local-single")
         data["pairs"] = phase(f"{plan['pairs']} pairs ray101 run / ray job submit",
                               lambda: measure.pairs(lab, plan["pairs"], head))
         data["breakdown"] = phase("job time breakdown",
                                   lambda: measure.breakdown("local-single", plan["probes"]))
+        data["idle_before"]["server"] = idle("before the MongoDB server settings")
+        data["server"] = phase("MongoDB server settings (FerretDB builds, Go runtime)",
+                               lambda: server.server_sweep_of_lab(lab.home, plan["server_repeat"], say,
+                                                                  ends_only=args.quick))
+        data["idle_before"]["task_sweep"] = idle("before the task sweeps")
         # The sweeps share what is left of the budget (keeping 30 s for `local down`).
         left = budget - (time.perf_counter() - t0) - 30
         task_share = max(30.0, 0.45 * left)
@@ -129,6 +151,7 @@ def main(argv=None) -> int:
                                                                 task_share / 2))
             if result:
                 data["task_sweep"].append(result)
+        data["idle_before"]["mongo_sweep"] = idle("before the MongoDB size x K sweep")
         left = budget - (time.perf_counter() - t0) - 30
         rate = next((r["docs_per_s"] for r in data.get("mongo_throughput") or []
                      if r["workload"] == "mongo-sequential" and r["cluster"] == "local-multi"), None)

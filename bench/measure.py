@@ -193,7 +193,7 @@ def phases(s: dict, split: bool) -> dict:
         ("worker start-up (a fresh Counter actor until it answers)", p["ray_init_done"],
          p["actor_ready"]),
         ("the work (5 increments on the ready actor)", p["actor_ready"], p["work_done"]),
-        ("driver: ray.shutdown() (explicit, as every ray101 job ends)", p["work_done"],
+        ("driver: ray.kill of the actor (no ray.shutdown(): ray101 jobs exit at once)", p["work_done"],
          p["shutdown_done"]),
         ("driver exit, to the job's end_time", p["shutdown_done"], s["job_end_time"]),
         ("end_time to the client seeing it (polled every 20 ms)", s["job_end_time"],

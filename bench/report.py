@@ -217,10 +217,12 @@ def markdown(d: dict) -> str:
         L += [f"- **{e['phase']}**: {e['error']}" for e in d["errors"]] + [""]
 
     L += _targets(d)
+    L += _idle_section(d)
     L += _compare_section(d)
     L += _pairs_section(d)
     L += _breakdown_section(d)
     L += _throughput_section(d)
+    L += _server_section(d)
     L += _sweep_section(d)
     L += _mongo_sweep_section(d)
     L += ["## Every command this run executed", "",
@@ -229,6 +231,81 @@ def markdown(d: dict) -> str:
     L += _table(["command", "exit", "s"],
                 [[f"`{c['command'][:160]}`", c["rc"], _s(c["seconds"], 1)] for c in d.get("commands", [])])
     return "\n".join(L)
+
+
+def _idle_line(d, key: str) -> list[str]:
+    """The lab's idle load measured just before a section's figures."""
+    row = (d.get("idle_before") or {}).get(key)
+    if not row:
+        return []
+    top = ", ".join(f"{r['role']} {r['cores']:.3f}" for r in row["per_role"][:3])
+    return [f"Idle load of the lab just before these figures: **{row['cores']:.3f} cores** "
+            f"({row['cpu_s']:.1f} CPU s over {row['window_s']:.0f} s; most: {top}).", ""]
+
+
+def _idle_section(d) -> list[str]:
+    rows = d.get("idle") or []
+    L = ["## 0. The idle lab", ""]
+    if not rows:
+        return L + ["Not measured (see the errors).", ""]
+    L += ["CPU the lab's processes use while no job runs: every Ray node's process tree, what "
+          "else runs in the nodes' network namespaces, and the MongoDB server; utime + stime "
+          "from /proc over the window, so other load on the machine does not inflate it. "
+          f"The machine has {d['machine']['cores']} cores.", ""]
+    roles = []
+    for r in rows:
+        for x in r["per_role"]:
+            if x["role"] not in roles:
+                roles.append(x["role"])
+    L += _table(["when", "window s", "processes", "cores"],
+                [[r["when"], _s(r["window_s"], 0), r["processes"], f"**{r['cores']:.3f}**"] for r in rows])
+    first = rows[0]
+    L += [f"Per kind of process, {first['when']}:", ""]
+    L += _table(["process", "count", "CPU s", "cores"],
+                [[x["role"], x["processes"], _s(x["cpu_s"]), f"{x['cores']:.3f}"] for x in first["per_role"]])
+    L += ["ray101 starts the nodes with `RAY_enable_metrics_collection=false` (nothing scrapes "
+          "Ray's metrics here) and `REPORTER_UPDATE_INTERVAL_MS=15000` (the dashboard agents "
+          "sample the nodes every 15 s, not 5 s); serve-echo removes its app and Serve itself at "
+          "the end of the job unless `-p keep=true`.", ""]
+    return L
+
+
+def _server_section(d) -> list[str]:
+    sv = d.get("server")
+    L = ["## 3b. The MongoDB server: what each setting buys", ""]
+    if not sv:
+        return L + ["Not measured (see the errors).", ""]
+    L += _idle_line(d, "server")
+    L += [f"Each setting: its own FerretDB process on a copy of the lab's seeded data, read from the "
+          f"bench process with the tutorial's query ({sv['query']}): sequentially (movies, then "
+          "comments, as mongo-sequential does) and both collections at once (two threads, as "
+          f"mongo-parallel does); one warm-up read, then {sv['repeat']} of each, alternated; "
+          "medians. Server CPU = FerretDB's utime + stime from /proc (robust to other load). "
+          "Peak memory = its VmHWM. Every setting returned the same documents (count and "
+          f"digest): **{'yes' if sv.get('same_output') else 'NO'}** "
+          f"({_n(sv['rows'][0]['count'])} documents, digest {sv['rows'][0]['digest']}).", ""]
+    base = sv["rows"][0]
+    rows = []
+    for r in sv["rows"]:
+        seq, con = r["sequential"], r["concurrent"]
+        gain = (base["sequential"]["server_cpu_s"] / seq["server_cpu_s"]
+                if seq["server_cpu_s"] else None)
+        rows.append([("**" + r["setting"] + "**") if r.get("ours") else r["setting"],
+                     _s(seq["wall_s"]), _n(seq["docs_per_s"]), _s(seq["server_cpu_s"], 1),
+                     _s(con["wall_s"]), _n(con["docs_per_s"]), _s(con["server_cpu_s"], 1),
+                     _s(r["peak_rss_mb"], 0), f"{gain:.2f}x" if gain else "—"])
+    L += _table(["setting", "sequential s", "docs/s", "server CPU s", "both at once s", "docs/s",
+                 "server CPU s", "peak MB", f"less CPU than \"{base['setting']}\""], rows)
+    L += ["The leak tracker: FerretDB adds every document and array iterator to a pprof profile "
+          "(a stack walk each) and sets a finalizer on it, in every build; only debug builds use "
+          "what it records. `scripts/install-ferretdb.sh` makes it return at once in release "
+          "builds. GOGC/GOMEMLIMIT: Go's garbage collector runs when the heap doubles (GOGC=100); "
+          "`GOGC=off` with a `GOMEMLIMIT` collects only near the limit, which also bounds the "
+          "memory. ray101 starts FerretDB with the bold row's settings "
+          "(`RAY101_FERRETDB_GOGC`, `RAY101_FERRETDB_GOMEMLIMIT` override them). Client options "
+          "(batch size, projection) do not change the server's work: FerretDB decodes each whole "
+          "document whatever is asked.", ""]
+    return L
 
 
 def _targets(d) -> list[str]:
@@ -249,6 +326,27 @@ def _targets(d) -> list[str]:
                       reverse=True)[:3]
         L.append("  Slowest jobs end to end: " + ", ".join(
             f"{w} on {cl} {s:.0f} s" for s, w, cl in slow) + ".")
+    tp = {(r["workload"], r["cluster"]): r for r in d.get("mongo_throughput") or []}
+    seq, part = tp.get(("mongo-sequential", "local-multi")), tp.get(("mongo-partitioned", "local-multi"))
+    if seq and part and seq.get("warm_s") and part.get("warm_s"):
+        faster = part["warm_s"] < seq["warm_s"]
+        L.append(f"- mongo-partitioned against mongo-sequential on local-multi, side by side in the "
+                 f"comparison (warm): {part['warm_s']:.2f} s vs {seq['warm_s']:.2f} s: "
+                 + ("met" if faster else "**missed**: the lab's FerretDB (SQLite backend) cannot "
+                    "serve a partition without reading the whole collection (section 3)") + ".")
+    sv = d.get("server")
+    if sv:
+        ours = next((r for r in sv["rows"] if r.get("ours")), None)
+        base = sv["rows"][0]
+        if ours:
+            L.append(f"- MongoDB server: {ours['setting']} reads {_n(ours['sequential']['docs_per_s'])} "
+                     f"documents/s sequentially ({ours['sequential']['server_cpu_s']:.1f} server CPU s) "
+                     f"against {_n(base['sequential']['docs_per_s'])} "
+                     f"({base['sequential']['server_cpu_s']:.1f} CPU s) for {base['setting']} (section 3b).")
+    idle_rows = d.get("idle") or []
+    if idle_rows:
+        L.append("- Idle lab: " + "; ".join(f"{r['cores']:.3f} cores {r['when']}" for r in idle_rows[:2])
+                 + " (section 0).")
     if p and p.get("ratio"):
         r = p["ratio"]
         verdict = ("met" if r <= t["run_over_submit"] else
@@ -265,7 +363,7 @@ def _compare_section(d) -> list[str]:
     if not c:
         return ["## 1. Runtimes per workload", "", "Not measured (see the errors).", ""]
     data = c["data"]
-    L = ["## 1. Runtimes per workload and cluster", "",
+    L = ["## 1. Runtimes per workload and cluster", "", *_idle_line(d, "compare"),
          f"Command: `{c['command']}` (exit {c['returncode']}). Cold = the first repetition in the "
          "job, warm = the median of the others; ideal = perfect parallelism over the cluster's "
          "CPUs; over ideal = warm / ideal − 1; speedup = warm single / warm multi. "
@@ -307,15 +405,17 @@ def _throughput_section(d) -> list[str]:
                   _n(r["docs_per_s"])] for r in tp])
     if tp:
         L += [f"![MongoDB throughput]({IMG}/mongo-throughput.png)", "",
-              "The server is the lab's local MongoDB (see above). FerretDB's SQLite backend pushes "
-              "down no `_id` range filter, so each of mongo-partitioned's K ranges is a full scan "
-              "on the server: partitioning multiplies the server's work by K.", ""]
+              "The server is the lab's local MongoDB (see above). FerretDB v1's SQLite backend "
+              "pushes down only `_id` equality (and a limit on an unfiltered, unsorted find); "
+              "a range, `$in` or a skip is applied after every row is decoded, so each of "
+              "mongo-partitioned's K ranges costs the server a whole collection: partitioning "
+              "multiplies its work by K.", ""]
     return L
 
 
 def _pairs_section(d) -> list[str]:
     p = d.get("pairs")
-    L = ["## 2. `ray101 run` end to end against `ray job submit`", ""]
+    L = ["## 2. `ray101 run` end to end against `ray job submit`", "", *_idle_line(d, "pairs")]
     if not p:
         return L + ["Not measured (see the errors).", ""]
     L += ["The same trivial job on the same cluster (local-single), alternated, each timed as a "
@@ -363,7 +463,7 @@ def _breakdown_section(d) -> list[str]:
 
 def _sweep_section(d) -> list[str]:
     sweeps = d.get("task_sweep") or []
-    L = ["## 4. When to use Ray: task duration × task count", ""]
+    L = ["## 4. When to use Ray: task duration × task count", "", *_idle_line(d, "task_sweep")]
     if not sweeps:
         return L + ["Not measured (see the errors).", ""]
     L += ["One job per cluster runs every point (so the per-job overhead is not in the numbers): "
@@ -392,7 +492,7 @@ def _sweep_section(d) -> list[str]:
 
 def _mongo_sweep_section(d) -> list[str]:
     ms = d.get("mongo_sweep")
-    L = ["## 4b. MongoDB size × K: when does partitioning pay?", ""]
+    L = ["## 4b. MongoDB size × K: when does partitioning pay?", "", *_idle_line(d, "mongo_sweep")]
     if not ms:
         return L + ["Not measured (see the errors).", ""]
     ks = d["plan"]["ks"]

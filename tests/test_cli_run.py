@@ -85,7 +85,8 @@ def test_stop_ends_a_running_job(lab):
 
 
 def test_serve_call_reaches_the_echo_app_the_workload_left_up(lab):
-    lab.cli("run", "serve-echo", "--cluster", "local-single", "-p", "calls=3", check=True)
+    lab.cli("run", "serve-echo", "--cluster", "local-single", "-p", "calls=3", "-p", "keep=true",
+            check=True)
     proc = lab.cli("serve", "call", "--cluster", "local-single", "--data", "ray101 rocks")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "Received data: ray101 rocks"

@@ -7,7 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 
 def test_serve_echo_answers_200_concurrent_requests_without_an_error(lab):
-    lab.cli("run", "serve-echo", "--cluster", "local-multi", "-p", "calls=3", "-q", check=True)
+    lab.cli("run", "serve-echo", "--cluster", "local-multi", "-p", "calls=3", "-p", "keep=true",
+            "-q", check=True)
     serve_url = json.loads((lab.home / "clusters.json").read_text())["local-multi"]["serve_url"]
 
     def call(i: int):

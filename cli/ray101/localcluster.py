@@ -72,6 +72,11 @@ def _node_env(plan: Plan, node: Node, mongo_uri: str | None) -> dict:
     # node right after another one waits for the next report: ~80 ms on 1-second tasks (8%).
     # Every 10 ms brings warm parallel-retrieve to within 2% of the ideal (docs/performance.md).
     env.setdefault("RAY_raylet_report_resources_period_milliseconds", "10")
+    # An idle lab should leave the machine's cores to the measurements. Nothing here scrapes
+    # Ray's metrics (no Prometheus), so the processes do not record them; the dashboard agents
+    # sample the nodes every 15 s instead of every 5 s (`make bench` records the idle load).
+    env.setdefault("RAY_enable_metrics_collection", "false")
+    env.setdefault("REPORTER_UPDATE_INTERVAL_MS", "15000")
     if mongo_uri:
         env["RAY101_MONGO_URI"] = mongo_uri
     return env

@@ -19,6 +19,23 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value:+.0f}%"
 
 
+def job_times(data: dict) -> tuple[list[str], list[list[str]]]:
+    """Where the comparison's time went, per job: end to end as the CLI saw it, the work (the
+    repetitions' runtimes, timed in the driver) and the rest (submission, driver and worker
+    start-up, shutdown); the last rows are each cluster's totals."""
+    header = ["workload", "cluster", "end to end s", "work s", "start-up + shutdown s"]
+    rows, totals = [], {}
+    for run in data["runs"]:
+        work = sum(run.get("runtimes_s") or [])
+        e2e = run.get("end_to_end_s") or 0.0
+        rows.append([run["workload"], run["cluster"], f"{e2e:.1f}", f"{work:.1f}", f"{e2e - work:.1f}"])
+        t = totals.setdefault(run["cluster"], [0.0, 0.0, 0])
+        t[0], t[1], t[2] = t[0] + e2e, t[1] + work, t[2] + 1
+    for cluster, (e2e, work, n) in totals.items():
+        rows.append([f"all {n} jobs", cluster, f"{e2e:.1f}", f"{work:.1f}", f"{e2e - work:.1f}"])
+    return header, rows
+
+
 def table_rows(data: dict) -> tuple[list[str], list[list[str]]]:
     """One row per workload and cluster; speedup and agreement on the workload's first row."""
     header = ["workload", "cluster", "cold s", "warm s", "ideal s", "over ideal", "speedup",

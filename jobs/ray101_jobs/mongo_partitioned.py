@@ -66,11 +66,20 @@ class RangeReader:
 
 
 def id_bounds(client, database: str, collection: str) -> tuple:
-    """The smallest and largest ``_id`` (index reads on MongoDB; a sort on FerretDB)."""
-    coll = client[database][collection]
-    first = list(coll.find({}, {"_id": 1}).sort("_id", 1).limit(1))
-    last = list(coll.find({}, {"_id": 1}).sort("_id", -1).limit(1))
-    return (first[0]["_id"], last[0]["_id"]) if first and last else (None, None)
+    """The smallest and largest ``_id``, from one pass over the ids.
+
+    Two sorted ``limit(1)`` finds would be index reads on MongoDB, but FerretDB v1 pushes no
+    ``_id`` sort down: each is a full read and a sort, and ``$group``'s ``$min``/``$max`` are
+    not implemented there. One projected pass costs it one read; the ids alone cross the wire.
+    """
+    lo = hi = None
+    for doc in client[database][collection].find({}, {"_id": 1}, batch_size=10_000):
+        oid = doc["_id"]
+        if lo is None or oid < lo:
+            lo = oid
+        if hi is None or oid > hi:
+            hi = oid
+    return lo, hi
 
 
 def split_points(lo, hi, parts: int) -> list:

@@ -1,8 +1,10 @@
 """An echo service on Ray Serve: ``GET /echo?data=Hello`` answers ``Received data: Hello``.
 
 The job deploys the app (route ``/echo``), calls it ``calls`` times from the driver and reports
-the answer with p50/p99 latency. A request without ``data`` gets HTTP 400 with a message. The app
-stays up afterwards so you can call it yourself (``ray101 serve call``) unless ``shutdown=true``.
+the answer with p50/p99 latency. A request without ``data`` gets HTTP 400 with a message. At the
+end of the job it removes what it deployed: the app, and Serve itself (controller and proxy, which
+otherwise keep a share of a core busy on an idle cluster) when no other app runs. ``keep=true``
+leaves them up so you can call it yourself (``ray101 serve call``).
 The HTTP port comes from ``RAY101_SERVE_PORT`` in the node's environment (default 8000).
 """
 
@@ -26,7 +28,7 @@ WORKLOAD = Workload(
     params=(
         Param("data", str, "Hello", "what to send as ?data="),
         Param("calls", int, 100, "requests to time", minimum=1, maximum=100000),
-        Param("shutdown", bool, False, "delete the app at the end instead of leaving it up"),
+        Param("keep", bool, False, "leave the app (and Serve) up after the job for `ray101 serve call`"),
     ),
 )
 
@@ -94,11 +96,6 @@ def run_once(params: dict) -> Repetition:
     p50, p99 = percentile(latencies, 50), percentile(latencies, 99)
     print(f"{params['calls']} calls: p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
           f"mean {statistics.fmean(latencies):.1f} ms; without data: HTTP {missing_status}")
-    if params["shutdown"]:
-        from ray import serve
-
-        serve.delete(APP_NAME)
-        print("echo app deleted (shutdown=true)")
     return Repetition(
         output={"answer": text, "missing_data_status": missing_status},
         node_ips={node_ip()},
@@ -106,5 +103,25 @@ def run_once(params: dict) -> Repetition:
     )
 
 
+def finish(params: dict) -> None:
+    """Once, after the last repetition: remove the app and, when it was the only one, Serve."""
+    if params["keep"]:
+        print("echo app left up (keep=true): ray101 serve call")
+        return
+    from ray import serve
+
+    try:
+        serve.delete(APP_NAME)
+        others = serve.status().applications
+    except Exception as exc:  # noqa: BLE001 - Serve never started (a failed deploy): nothing to remove
+        print(f"nothing to remove: {type(exc).__name__}")
+        return
+    if others:
+        print(f"echo app deleted; Serve stays up for {', '.join(sorted(others))}")
+    else:
+        serve.shutdown()
+        print("echo app deleted and Serve shut down (keep=true leaves them up)")
+
+
 if __name__ == "__main__":
-    main(WORKLOAD, run_once)
+    main(WORKLOAD, run_once, finish=finish)

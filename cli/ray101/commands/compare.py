@@ -25,6 +25,11 @@ def print_table(data: dict, tail: str) -> None:
         table.add_row(*row)
     con = console()
     con.print(table)
+    header, body = render.job_times(data)
+    times = Table(*header, title="time per job")
+    for row in body:
+        times.add_row(*row)
+    con.print(times)
     con.print(f"consistent: {str(data['consistent']).lower()}  ·  "
               f"{data['elapsed_s']:.0f} s  ·  {tail}")
 

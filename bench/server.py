@@ -1,0 +1,199 @@
+"""The MongoDB server on its own: FerretDB builds and Go runtime settings, read by the tutorial's
+query (``aggregate`` with ``$match: {}``) straight from this process, no Ray in between.
+
+Each setting gets a FerretDB process of its own on the same seeded SQLite data. It is read
+sequentially (movies, then comments, as mongo-sequential does) and with both collections at once
+(two threads, as mongo-parallel does). Per read: wall seconds, the server's CPU seconds (utime +
+stime from /proc, which the load of other processes does not inflate), its peak memory (VmHWM),
+and the documents' count and digest, which must be the same for every setting.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from bench.lab import free_port
+from bench.measure import median
+
+COLLECTIONS = ("movies", "comments")
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICK  # utime + stime
+
+
+def _hwm_mb(pid: int) -> float | None:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return None
+
+
+def stock_binary(tools: Path) -> Path | None:
+    """FerretDB v1.24.2 as released (leak tracker on), built beside ray101's for the comparison;
+    None when it cannot be built here (no Go)."""
+    from ray101 import mongo
+
+    path = tools / "ferretdb-stock" / "bin" / "ferretdb"
+    env = dict(os.environ, FERRETDB_LEAK_TRACKER="on", FERRETDB_VERSION=mongo.FERRETDB_VERSION)
+    proc = subprocess.run(["bash", str(mongo.install_script()),
+                           str(path.parent.parent)], env=env, capture_output=True, text=True)
+    return path if proc.returncode == 0 and path.exists() else None
+
+
+class Server:
+    """One FerretDB process on ``data`` with the given Go environment."""
+
+    def __init__(self, binary: Path, data: Path, env: dict, handler_args: list[str] | None = None):
+        from ray101 import mongo
+
+        self.port = free_port(27400)
+        self.uri = f"mongodb://127.0.0.1:{self.port}/"
+        self.state = Path(tempfile.mkdtemp(prefix="r101-ferret-state-"))
+        args = handler_args or ["--handler=sqlite", f"--sqlite-url=file:{data}/"]
+        full_env = {k: v for k, v in os.environ.items() if k not in ("GOGC", "GOMEMLIMIT")}
+        full_env.update(env)
+        self.proc = subprocess.Popen(
+            [str(binary), *args, f"--state-dir={self.state}", f"--listen-addr=127.0.0.1:{self.port}",
+             "--telemetry=disable", "--debug-addr=-", "--log-level=warn"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=full_env, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while not mongo.answers(self.uri, 500):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"{binary} did not start ({env})")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.state, ignore_errors=True)
+
+
+def _read(client, database: str, name: str) -> tuple[int, int]:
+    from ray101_jobs.common import digest_docs
+    from ray101_jobs.mongo_sequential import aggregate_raw
+
+    return digest_docs(aggregate_raw(client, database, name))
+
+
+def read_once(server: Server, concurrent: bool, database: str = "sample_mflix") -> dict:
+    from ray101_jobs.common import digest_hex, merge_digests
+    from ray101_jobs.mongouri import client as mongo_client
+
+    client = mongo_client(server.uri, 10_000)
+    try:
+        client.admin.command("ping")
+        cpu0, t0 = _cpu_s(server.proc.pid), time.perf_counter()
+        if concurrent:
+            parts: dict = {}
+            threads = [threading.Thread(target=lambda n=n: parts.__setitem__(n, _read(client, database, n)))
+                       for n in COLLECTIONS]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            results = [parts[n] for n in COLLECTIONS]
+        else:
+            results = [_read(client, database, n) for n in COLLECTIONS]
+        wall, cpu = time.perf_counter() - t0, _cpu_s(server.proc.pid) - cpu0
+    finally:
+        client.close()
+    count, digest = merge_digests(results)
+    return {"wall_s": round(wall, 3), "server_cpu_s": round(cpu, 2), "count": count,
+            "digest": digest_hex(digest)}
+
+
+def settings(tools: Path, ends_only: bool = False) -> list[dict]:
+    """The settings tried, slowest first: ray101's own is the last (``ends_only``: the first and
+    the last, for a quick check of the harness)."""
+    from ray101 import mongo
+
+    ours = mongo.ferretdb_path()
+    stock = stock_binary(tools)
+    rows = []
+    if stock:
+        rows += [
+            {"name": "FerretDB as released, Go defaults", "binary": stock, "env": {}},
+        ]
+    rows += [
+        {"name": "leak tracker off, Go defaults", "binary": ours, "env": {}},
+        {"name": "leak tracker off, GOGC=400", "binary": ours, "env": {"GOGC": "400"}},
+        {"name": "leak tracker off, GOGC=off GOMEMLIMIT=2GiB", "binary": ours,
+         "env": {"GOGC": "off", "GOMEMLIMIT": "2GiB"}},
+    ]
+    if stock:
+        rows.append({"name": "as released, " + " ".join(f"{k}={v}" for k, v in mongo.FERRETDB_GO_ENV.items()),
+                     "binary": stock, "env": dict(mongo.FERRETDB_GO_ENV)})
+    rows.append({"name": "ray101's: leak tracker off, "
+                 + " ".join(f"{k}={v}" for k, v in mongo.FERRETDB_GO_ENV.items()),
+                 "binary": ours, "env": dict(mongo.FERRETDB_GO_ENV), "ours": True})
+    return [rows[0], rows[-1]] if ends_only else rows
+
+
+def server_sweep(data: Path, tools: Path, repeat: int, say=print, ends_only: bool = False) -> dict:
+    """Every setting on ``data`` (a seeded FerretDB SQLite directory)."""
+    rows = []
+    for s in settings(tools, ends_only):
+        server = Server(s["binary"], data, s["env"])
+        try:
+            read_once(server, False)  # warm: SQLite's page cache, the server's first allocations
+            runs = {"sequential": [], "concurrent": []}
+            for _ in range(repeat):
+                for mode in runs:  # alternated, so drifting load hits both alike
+                    runs[mode].append(read_once(server, mode == "concurrent"))
+            hwm = _hwm_mb(server.proc.pid)
+        finally:
+            server.stop()
+        row = {"setting": s["name"], "env": s["env"], "ours": bool(s.get("ours")),
+               "build": "released" if "ferretdb-stock" in str(s["binary"]) else "ray101",
+               "peak_rss_mb": hwm}
+        for mode, rs in runs.items():
+            outputs = {(r["count"], r["digest"]) for r in rs}
+            if len(outputs) != 1:
+                raise RuntimeError(f"{s['name']}: reads disagree: {outputs}")
+            wall = median([r["wall_s"] for r in rs])
+            row[mode] = {"runs": rs, "wall_s": round(wall, 3),
+                         "server_cpu_s": round(median([r["server_cpu_s"] for r in rs]), 2),
+                         "docs_per_s": round(rs[0]["count"] / wall) if wall else None}
+        row["count"], row["digest"] = runs["sequential"][0]["count"], runs["sequential"][0]["digest"]
+        say(f"  {s['name']}: sequential {row['sequential']['wall_s']:.2f} s "
+            f"({row['sequential']['server_cpu_s']:.1f} server CPU s), concurrent "
+            f"{row['concurrent']['wall_s']:.2f} s, peak {hwm} MB")
+        rows.append(row)
+    if len({(r["count"], r["digest"]) for r in rows}) != 1:
+        raise RuntimeError("the settings returned different documents: "
+                           + ", ".join(f"{r['setting']}={r['count']}/{r['digest']}" for r in rows))
+    return {"repeat": repeat, "rows": rows, "same_output": True,
+            "query": "aggregate([{'$match': {}}]) on movies and comments, raw BSON (pymongo)"}
+
+
+def server_sweep_of_lab(home: Path, repeat: int, say=print, ends_only: bool = False) -> dict:
+    """The sweep on a copy of the lab's seeded FerretDB data (the lab's own server keeps its
+    files; nothing writes to them while the sweep runs)."""
+    from ray101 import mongo, state
+
+    rec = mongo.status()
+    if rec.get("kind") != mongo.FERRETDB:
+        raise RuntimeError(f"the lab's MongoDB is {rec.get('kind')}, not FerretDB: no builds to compare")
+    scratch = Path(tempfile.mkdtemp(prefix="r101-ferret-data-"))
+    try:
+        shutil.copytree(Path(rec["data"]), scratch / "data")
+        result = server_sweep(scratch / "data", state.tools_dir(), repeat, say, ends_only)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return result
