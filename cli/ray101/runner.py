@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from ray101 import store
@@ -23,7 +23,7 @@ def workload(name: str) -> Workload:
     return known[name]
 
 
-def parse_params(wl: Workload, pairs: list[str]) -> dict:
+def parse_params(wl: Workload, pairs: Iterable[str]) -> dict:
     from ray101_jobs.common import ParamError
 
     try:

@@ -1,5 +1,7 @@
 """`ray101 chaos kill-node|partition`: break a worker node on purpose, to see what survives."""
 
+from __future__ import annotations
+
 import sys
 
 import click
@@ -8,7 +10,7 @@ from ray101.commands.options import cluster_option, json_option, print_json
 
 
 @click.group("chaos")
-def chaos_group():
+def chaos_group() -> None:
     """Break a worker node on purpose (never the head); docs/reliability.md says what survives.
 
     Example: ray101 chaos kill-node --cluster local-multi
@@ -20,7 +22,7 @@ def chaos_group():
 @click.option("--node", metavar="NAME", default=None,
               help="Worker node (local) or worker pod (KubeRay); default: a random worker.")
 @json_option
-def kill_node_cmd(cluster, node, as_json):
+def kill_node_cmd(cluster: str, node: str | None, as_json: bool) -> None:
     """Kill a worker node at once, as a crash would (local: SIGKILL; KubeRay: delete the pod).
 
     Tasks on it are retried elsewhere; actors that may restart do; `actor-counter` fails on
@@ -48,7 +50,7 @@ def kill_node_cmd(cluster, node, as_json):
 @click.option("--seconds", type=float, required=True, metavar="S",
               help="How long the node stays cut off.")
 @json_option
-def partition_cmd(cluster, node, seconds, as_json):
+def partition_cmd(cluster: str, node: str, seconds: float, as_json: bool) -> None:
     """Cut a worker node's network link for S seconds, then restore it (even on Ctrl-C).
 
     Local clusters in network namespaces only. Ray declares a cut-off node dead after five

@@ -1,11 +1,18 @@
 """`ray101 clusters`: every cluster ray101 can submit to, and whether it answers."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import click
 
 from ray101.commands.options import console, json_option, print_json
 
+if TYPE_CHECKING:
+    from ray101.models import Target
 
-def probe(target) -> bool:
+
+def probe(target: Target) -> bool:
     """Does the target's Jobs API answer /api/version within 2 s? (k8s: from its status)."""
     from ray101 import clusterhttp
 
@@ -21,7 +28,7 @@ def probe(target) -> bool:
 @click.command("clusters")
 @json_option
 @click.option("--no-k8s", is_flag=True, help="Skip looking for KubeRay clusters.")
-def clusters_cmd(as_json, no_k8s):
+def clusters_cmd(as_json: bool, no_k8s: bool) -> None:
     """List registered local clusters and the KubeRay clusters of the kube context.
 
     The token file's path (KubeRay: the Secret's name) is shown, never the token.

@@ -1,5 +1,7 @@
 """`ray101 compare`: every workload on every cluster, side by side."""
 
+from __future__ import annotations
+
 import sys
 import time
 from pathlib import Path
@@ -46,7 +48,8 @@ def print_table(data: dict, tail: str) -> None:
 @click.option("--timeout", type=float, default=600, show_default=True, metavar="S",
               help="Stop any one job after S seconds.")
 @json_option
-def compare_cmd(clusters, workload_list, repeat, out, timeout, as_json):
+def compare_cmd(clusters: str, workload_list: str, repeat: int, out: Path, timeout: float,
+                as_json: bool) -> None:
     """Run every workload on every cluster and compare runtimes and outputs.
 
     Prints, per workload, the cold and warm runtime on each cluster against the ideal, the
@@ -87,10 +90,10 @@ def compare_cmd(clusters, workload_list, repeat, out, timeout, as_json):
     with progress:
         task = progress.add_task("compare", total=len(names) * len(cluster_names))
 
-        def on_start(cluster, workload):
+        def on_start(cluster: str, workload: str) -> None:
             progress.update(task, description=f"{workload} on {cluster}")
 
-        def on_done(entry):
+        def on_done(entry: dict) -> None:
             progress.advance(task)
             if not as_json and not sys.stderr.isatty():
                 click.echo(f"{entry['workload']} on {entry['cluster']}: {entry['status']}",

@@ -1,16 +1,25 @@
 """`ray101 jobs list|status|logs|stop|delete`: the jobs on one cluster."""
 
+from __future__ import annotations
+
 import contextlib
 import sys
 import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import click
 
 from ray101.commands.options import cluster_option, console, json_option, print_json
 
+if TYPE_CHECKING:
+    from ray.job_submission import JobDetails
+
+    from ray101.jobsapi import JobsAPI
+
 
 @contextlib.contextmanager
-def _jobs_api(cluster: str):
+def _jobs_api(cluster: str) -> Iterator[JobsAPI]:
     """The Jobs API of ``cluster``, connected for the duration of the ``with`` block."""
     from ray101 import targets
     from ray101.commands import waiting
@@ -20,7 +29,7 @@ def _jobs_api(cluster: str):
         yield JobsAPI(conn)
 
 
-def _details(info) -> dict:
+def _details(info: JobDetails) -> dict:
     return {
         "job_id": info.submission_id or info.job_id,
         "status": str(getattr(info.status, "value", info.status)),
@@ -34,7 +43,7 @@ def _details(info) -> dict:
 
 
 @click.group("jobs")
-def jobs_group():
+def jobs_group() -> None:
     """Inspect and control the jobs of one cluster.
 
     Example: ray101 jobs list --cluster local-multi
@@ -45,7 +54,7 @@ def jobs_group():
 @cluster_option
 @click.option("--all", "show_all", is_flag=True, help="Include jobs not submitted by ray101.")
 @json_option
-def list_cmd(cluster, show_all, as_json):
+def list_cmd(cluster: str, show_all: bool, as_json: bool) -> None:
     """List the cluster's jobs, newest first, with workload and topology.
 
     Example: ray101 jobs list --cluster local-multi
@@ -72,7 +81,7 @@ def list_cmd(cluster, show_all, as_json):
 @click.argument("job_id")
 @cluster_option
 @json_option
-def status_cmd(job_id, cluster, as_json):
+def status_cmd(job_id: str, cluster: str, as_json: bool) -> None:
     """Show one job's status, message and driver exit code.
 
     Example: ray101 jobs status ray101-parallel-retrieve-local-multi-... --cluster local-multi
@@ -93,7 +102,7 @@ def status_cmd(job_id, cluster, as_json):
 @click.argument("job_id")
 @cluster_option
 @click.option("--follow", "-f", is_flag=True, help="Keep printing until the job ends.")
-def logs_cmd(job_id, cluster, follow):
+def logs_cmd(job_id: str, cluster: str, follow: bool) -> None:
     """Print a job's log (with --follow, until the job ends).
 
     Example: ray101 jobs logs JOB_ID --cluster local-single --follow
@@ -117,7 +126,7 @@ def logs_cmd(job_id, cluster, follow):
 @jobs_group.command("stop")
 @click.argument("job_id")
 @cluster_option
-def stop_cmd(job_id, cluster):
+def stop_cmd(job_id: str, cluster: str) -> None:
     """Stop a running job.
 
     Example: ray101 jobs stop JOB_ID --cluster local-multi
@@ -130,7 +139,7 @@ def stop_cmd(job_id, cluster):
 @jobs_group.command("delete")
 @click.argument("job_id")
 @cluster_option
-def delete_cmd(job_id, cluster):
+def delete_cmd(job_id: str, cluster: str) -> None:
     """Delete a finished job and its log from the cluster.
 
     Example: ray101 jobs delete JOB_ID --cluster local-multi

@@ -1,12 +1,14 @@
 """`ray101 local up|down|status`: the local clusters."""
 
+from __future__ import annotations
+
 import click
 
 from ray101.commands.options import json_option, print_json
 
 
 @click.group("local")
-def local_group():
+def local_group() -> None:
     """Start, inspect and stop the local clusters (local-single, local-multi).
 
     Example: ray101 local status
@@ -25,7 +27,8 @@ def local_group():
 @click.option("--mongo-port", type=click.IntRange(1, 65535), default=27017, show_default=True,
               help="Port of the MongoDB server ray101 starts.")
 @click.option("--no-seed", is_flag=True, help="Do not load sample_mflix into MongoDB.")
-def up_cmd(cpus, workers, subnet, netns, mongo_port, no_seed):
+def up_cmd(cpus: float, workers: int, subnet: str, netns: bool | None, mongo_port: int,
+           no_seed: bool) -> None:
     """Start MongoDB and both local clusters; bring back any node that died.
 
     Running it again starts nothing twice. Token auth is on: the token sits in a 0600 file
@@ -44,7 +47,7 @@ def up_cmd(cpus, workers, subnet, netns, mongo_port, no_seed):
 
 
 @local_group.command("down")
-def down_cmd():
+def down_cmd() -> None:
     """Stop exactly what `local up` started and remove its namespaces and bridge.
 
     Example: ray101 local down
@@ -57,7 +60,7 @@ def down_cmd():
 
 @local_group.command("status")
 @json_option
-def status_cmd(as_json):
+def status_cmd(as_json: bool) -> None:
     """Show each node: running, joined to Ray, its IP and namespace.
 
     Example: ray101 local status --json

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import click
 
 from ray101 import mongo
 from ray101.commands.options import json_option, print_json
 from ray101.errors import Ray101Error
 
+FC = TypeVar("FC", bound=Callable[..., object])
 
-def _size(what: str):
-    def check(ctx, param, value):
+
+def _size(what: str) -> Callable[[FC], FC]:
+    def check(ctx: click.Context, param: click.Parameter, value: int | None) -> int | None:
         if value is not None and value < 0:
             raise click.BadParameter(f"must be >= 0, got {value}")
         return value
@@ -20,7 +25,7 @@ def _size(what: str):
 
 
 @click.group(name="mongo")
-def mongo_group():
+def mongo_group() -> None:
     """The MongoDB server the Mongo workloads read: an external one, mongod, or FerretDB.
 
     \b
@@ -36,7 +41,7 @@ def mongo_group():
 @mongo_group.command(name="install")
 @click.option("--force", is_flag=True, help="rebuild even when the binary is already there")
 @json_option
-def install_cmd(force, as_json):
+def install_cmd(force: bool, as_json: bool) -> None:
     """Locate mongod, or build FerretDB into the tools dir (needs Go; minutes on a cold cache).
 
     \b
@@ -56,7 +61,7 @@ def install_cmd(force, as_json):
 @click.option("--host", default=mongo.DEFAULT_HOST, show_default=True, help="address to listen on")
 @click.option("--port", type=click.IntRange(1, 65535), default=mongo.DEFAULT_PORT, show_default=True)
 @json_option
-def start_cmd(host, port, as_json):
+def start_cmd(host: str, port: int, as_json: bool) -> None:
     """Start the local server (or reuse the one already running there) and wait until it answers.
 
     \b
@@ -73,7 +78,7 @@ def start_cmd(host, port, as_json):
 
 @mongo_group.command(name="stop")
 @json_option
-def stop_cmd(as_json):
+def stop_cmd(as_json: bool) -> None:
     """Stop the server ray101 started (never an external one); fine when none runs.
 
     \b
@@ -89,7 +94,7 @@ def stop_cmd(as_json):
 
 @mongo_group.command(name="status")
 @json_option
-def status_cmd(as_json):
+def status_cmd(as_json: bool) -> None:
     """Show which server is used, where, and whether it answers (passwords redacted).
 
     \b
@@ -159,7 +164,8 @@ def _seed_cluster(cluster: str, movies: int, comments: int, drop: bool) -> dict:
 @_size("comments")
 @click.option("--drop", is_flag=True, help="drop both collections first")
 @json_option
-def seed_cmd(uri, cluster, movies, comments, drop, as_json):
+def seed_cmd(uri: str | None, cluster: str | None, movies: int | None, comments: int | None,
+             drop: bool, as_json: bool) -> None:
     """Load the synthetic sample_mflix (23,530 movies + 21,032 comments); safe to run again.
 
     Only missing documents are inserted; smaller sizes delete the surplus, so the counts end

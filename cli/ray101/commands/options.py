@@ -1,9 +1,15 @@
 """Options and output helpers shared by the commands."""
 
+from __future__ import annotations
+
 import json
 import sys
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 cluster_option = click.option(
     "--cluster", "-c", "cluster", required=True, metavar="NAME",
@@ -20,11 +26,11 @@ repeat_option = click.option(
 )
 
 
-def print_json(data) -> None:
+def print_json(data: object) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=True, default=str))
 
 
-def console():
+def console() -> Console:
     from rich.console import Console
 
     # Not a terminal (a pipe, a log): wide enough that tables keep whole names and URLs.

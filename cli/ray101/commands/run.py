@@ -1,6 +1,9 @@
 """`ray101 run` and `ray101 submit`: workloads through the Jobs API."""
 
+from __future__ import annotations
+
 import sys
+from collections.abc import Callable
 
 import click
 
@@ -14,7 +17,7 @@ from ray101.commands.options import (
 )
 
 
-def log_printer():
+def log_printer() -> Callable[[str], None]:
     """Echo a job's log as it arrives, minus the machine-readable result line."""
     from ray101_jobs.common import RESULT_PREFIX
 
@@ -57,7 +60,8 @@ def summary_line(entry: dict) -> str:
               help="Stop the job after S seconds and exit 1.")
 @click.option("--quiet", "-q", is_flag=True, help="Do not echo the job's log.")
 @json_option
-def run_cmd(workloads, cluster, repeat, params, timeout, quiet, as_json):
+def run_cmd(workloads: tuple[str, ...], cluster: str, repeat: int, params: tuple[str, ...],
+            timeout: float | None, quiet: bool, as_json: bool) -> None:
     """Run WORKLOAD(s) on a cluster through the Jobs API and wait for the result.
 
     Shows the job's log while it runs, prints the result and records it. Exits 0 when every
@@ -113,7 +117,8 @@ def run_cmd(workloads, cluster, repeat, params, timeout, quiet, as_json):
 @repeat_option
 @param_option
 @json_option
-def submit_cmd(workload, cluster, repeat, params, as_json):
+def submit_cmd(workload: str, cluster: str, repeat: int, params: tuple[str, ...],
+               as_json: bool) -> None:
     """Submit WORKLOAD without waiting; prints the job id and the commands to follow it.
 
     Example: ray101 submit task-dependencies --cluster local-single

@@ -1,5 +1,7 @@
 """`ray101 runs` and `ray101 runs show`: the run store, read back."""
 
+from __future__ import annotations
+
 from pathlib import Path
 
 import click
@@ -26,7 +28,7 @@ def _summary(run_id: str) -> dict:
 @click.group("runs", invoke_without_command=True)
 @json_option
 @click.pass_context
-def runs_group(ctx, as_json):
+def runs_group(ctx: click.Context, as_json: bool) -> None:
     """List the recorded runs and comparisons, oldest first (`runs show` renders one again).
 
     Example: ray101 runs
@@ -59,7 +61,7 @@ def runs_group(ctx, as_json):
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Also write compare.json, .md, .png and .html into this folder.")
 @json_option
-def show_cmd(run_id, markdown, out, as_json):
+def show_cmd(run_id: str | None, markdown: bool, out: Path | None, as_json: bool) -> None:
     """Show a recorded run again, from the store alone (nothing runs); a comparison renders
     exactly as `ray101 compare` did. Without RUN_ID: the latest comparison.
 

@@ -1,5 +1,7 @@
 """`ray101 dashboard` and `ray101 serve call`: reach what runs on a cluster."""
 
+from __future__ import annotations
+
 import sys
 import time
 
@@ -12,7 +14,7 @@ from ray101.commands.options import cluster_option, json_option, print_json
 @cluster_option
 @click.option("--open", "open_browser", is_flag=True, help="Open it in a web browser.")
 @json_option
-def dashboard_cmd(cluster, open_browser, as_json):
+def dashboard_cmd(cluster: str, open_browser: bool, as_json: bool) -> None:
     """Print the Ray dashboard's URL and the link to the cluster's job list.
 
     Jobs carry their workload, cluster and topology in their metadata. For a KubeRay cluster
@@ -52,7 +54,7 @@ def dashboard_cmd(cluster, open_browser, as_json):
 
 
 @click.group("serve")
-def serve_group():
+def serve_group() -> None:
     """Talk to the Ray Serve apps the workloads deploy.
 
     Example: ray101 serve call --cluster local-multi --data Hello
@@ -63,7 +65,7 @@ def serve_group():
 @cluster_option
 @click.option("--data", required=True, help="Text to send as ?data=.")
 @json_option
-def call_cmd(cluster, data, as_json):
+def call_cmd(cluster: str, data: str, as_json: bool) -> None:
     """Call the echo service that the serve-echo workload left running.
 
     Example: ray101 serve call --cluster local-single --data Hello

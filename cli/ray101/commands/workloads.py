@@ -1,5 +1,7 @@
 """`ray101 workloads`: the workloads and their parameters."""
 
+from __future__ import annotations
+
 import click
 
 from ray101.commands.options import console, json_option, print_json
@@ -7,7 +9,7 @@ from ray101.commands.options import console, json_option, print_json
 
 @click.command("workloads")
 @json_option
-def workloads_cmd(as_json):
+def workloads_cmd(as_json: bool) -> None:
     """List the workloads, their parameters and defaults.
 
     Example: ray101 workloads --json
