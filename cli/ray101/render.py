@@ -24,13 +24,14 @@ def job_times(data: dict) -> tuple[list[str], list[list[str]]]:
     repetitions' runtimes, timed in the driver) and the rest (submission, driver and worker
     start-up, shutdown); the last rows are each cluster's totals."""
     header = ["workload", "cluster", "end to end s", "work s", "start-up + shutdown s"]
-    rows, totals = [], {}
+    rows: list[list[str]] = []
+    totals: dict[str, tuple[float, float, int]] = {}  # cluster -> end to end, work, jobs
     for run in data["runs"]:
         work = sum(run.get("runtimes_s") or [])
         e2e = run.get("end_to_end_s") or 0.0
         rows.append([run["workload"], run["cluster"], f"{e2e:.1f}", f"{work:.1f}", f"{e2e - work:.1f}"])
-        t = totals.setdefault(run["cluster"], [0.0, 0.0, 0])
-        t[0], t[1], t[2] = t[0] + e2e, t[1] + work, t[2] + 1
+        e2e_total, work_total, jobs = totals.get(run["cluster"], (0.0, 0.0, 0))
+        totals[run["cluster"]] = (e2e_total + e2e, work_total + work, jobs + 1)
     for cluster, (e2e, work, n) in totals.items():
         rows.append([f"all {n} jobs", cluster, f"{e2e:.1f}", f"{work:.1f}", f"{e2e - work:.1f}"])
     return header, rows
