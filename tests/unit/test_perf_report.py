@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ray101 import render
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/ is not an installed package
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # bench/ is not an installed package
 from bench import report  # noqa: E402
 
 
