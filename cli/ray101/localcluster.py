@@ -49,6 +49,11 @@ def token_file() -> Path:
     return path
 
 
+def read_token() -> str:
+    """The clusters' auth token, for ray101's own requests (never printed or logged)."""
+    return token_file().read_text().strip()
+
+
 def _temp_dir(plan: Plan, node: Node) -> str:
     # Ray puts Unix sockets under it: keep it short (sun_path holds 107 bytes).
     return f"/tmp/{plan.prefix}/{node.cluster.replace('local-', '')}"
@@ -146,7 +151,8 @@ def wait_ready(plan: Plan, cluster: str, token: str, timeout: float = 120.0) -> 
         for node in plan.cluster_nodes(cluster):
             if not node_alive(node):
                 raise Ray101Error(
-                    f"Ray node {node.name} exited during start-up; see its log: {node.log}"
+                    f"Ray node {node.name} exited during start-up; see its log: {node.log}: "
+                    f"{procs.log_tail(Path(node.log), 2)}"
                 )
         seen = clusterhttp.alive_nodes(url, token)
         if seen is not None and len(seen) >= want:
@@ -203,7 +209,7 @@ def mongo_host(plan: Plan) -> str:
 def start(plan: Plan, mongo_uri: str | None, progress: Callable[[str], object] = print) -> list[str]:
     """Start (or repair) both clusters of ``plan``, their nodes given ``mongo_uri``; starts
     nothing that already runs. Returns the names of the nodes it started."""
-    token = token_file().read_text().strip()
+    token = read_token()
     save(plan, {})
     started = []
     for cluster in (SINGLE, MULTI):
@@ -239,7 +245,8 @@ def wait_for_node(plan: Plan, node: Node, token: str, timeout: float = 90.0) -> 
     deadline = time.time() + timeout
     while time.time() < deadline:
         if not node_alive(node):
-            raise Ray101Error(f"Ray node {node.name} exited during start-up; see {node.log}")
+            raise Ray101Error(f"Ray node {node.name} exited during start-up; see {node.log}: "
+                              f"{procs.log_tail(Path(node.log), 2)}")
         rows = clusterhttp.alive_node_rows(url, token) or []
         if any(r["node_id"] not in before and r["node_ip"] == node.ip for r in rows):
             return
@@ -273,7 +280,7 @@ def status() -> dict:
     if not data:
         return {"running": False, "clusters": {}}
     plan = plan_from(data)
-    token = token_file().read_text().strip()
+    token = read_token()
     clusters = {}
     for cluster in (SINGLE, MULTI):
         url = jobs_url(plan, cluster)

@@ -251,14 +251,6 @@ def _command(k: str, binary: str, host: str, port: int) -> list[str]:
     ]
 
 
-def _log_tail(path: Path, lines: int = 1) -> str:
-    try:
-        text = path.read_text(errors="replace").strip().splitlines()
-    except OSError:
-        return ""
-    return " | ".join(line.strip() for line in text[-lines:])[:300]
-
-
 def _record_alive(rec: dict | None) -> TypeGuard[dict]:
     if not rec:
         return False
@@ -314,7 +306,7 @@ def ensure_running(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, timeout: 
                 _record_path().unlink(missing_ok=True)
                 raise Ray101Error(
                     f"{k} exited with code {proc.returncode} while starting on {host}:{port}; "
-                    f"see {log}: {_log_tail(log)}"
+                    f"see {log}: {procs.log_tail(log)}"
                 )
             if answers(uri, 500):
                 return uri

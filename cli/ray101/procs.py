@@ -44,6 +44,15 @@ def alive(pid: int | None, binary: str | None = None) -> bool:
     return True
 
 
+def log_tail(path: Path, lines: int = 1) -> str:
+    """The last ``lines`` lines a process wrote to its log, on one line (for error messages)."""
+    try:
+        text = path.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return " | ".join(line.strip() for line in text[-lines:])[:300]
+
+
 def descendants(pid: int) -> list[int]:
     """Every process below ``pid`` (children that left its process group included)."""
     try:

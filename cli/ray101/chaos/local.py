@@ -66,7 +66,7 @@ def partition(cluster: str, node: str, seconds: float,
                           "cannot be cut off there; start the clusters as root with --netns")
     if not localcluster.node_alive(chosen):
         raise Ray101Error(f"{chosen.name} is not running; `ray101 local up` brings it back")
-    token = localcluster.token_file().read_text().strip()
+    token = localcluster.read_token()
     url = localplan.jobs_url(plan, cluster)
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     interrupted = False
