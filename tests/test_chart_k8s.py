@@ -31,23 +31,33 @@ def test_should_enforce_restricted_pod_security_in_the_namespace():
     assert namespace["metadata"]["name"] == "ray101"  # the Makefile's sed relies on this line
 
 
-def test_should_watch_our_namespace_with_limits_in_the_operator_values():
-    values = yaml.safe_load((K8S / "kuberay-operator-values.yaml").read_text())
-    assert values["singleNamespaceInstall"] is True
-    assert values["watchNamespace"] == ["ray101"]
-    assert {"cpu", "memory"} <= set(values["resources"]["limits"])
-    assert {"cpu", "memory"} <= set(values["resources"]["requests"])
+def test_should_install_the_operator_from_its_module_config_watching_our_namespace():
+    overlay = yaml.safe_load((K8S / "kuberay-operator" / "kustomization.yaml").read_text())
+    assert overlay["namespace"] == "ray101"  # install.sh's sed relies on this line
+    assert overlay["resources"] == [f"ray-operator/config/{d}" for d in ("crd", "rbac", "manager")]
+    [image] = overlay["images"]
+    assert (image["newName"], image["newTag"]) == ("quay.io/kuberay/operator", f"v{KUBERAY_VERSION}")
+    [patch] = overlay["patches"]
+    assert "--watch-namespace=ray101" in patch["patch"]
 
 
 def test_should_pin_the_operator_version_in_the_makefile():
     makefile = (REPO / "Makefile").read_text()
     block = makefile.split("# >>> kubernetes targets", 1)[1].split("# <<< kubernetes targets", 1)[0]
     assert f"KUBERAY_VERSION ?= {KUBERAY_VERSION}" in block
-    assert "kuberay/kuberay-operator" in block and "--version $(KUBERAY_VERSION)" in block
+    assert "k8s/kuberay-operator/install.sh $(NAMESPACE) $(OPERATOR_IMAGE)" in block
     for target in ("tools", "kuberay-crds", "cluster", "operator", "deploy", "dashboard",
-                   "compare-k8s", "undeploy", "clean-cluster", "image"):
+                   "compare-k8s", "undeploy", "clean-cluster", "image", "test-k8s"):
         assert re.search(rf"^{re.escape(target)}:.*## \S", block, re.M), target
         assert re.search(rf"^\.PHONY:.*\b{re.escape(target)}\b", block.replace("\\\n", " "), re.M), target
+
+
+def test_should_make_the_venv_before_the_targets_that_run_ray101():
+    """A fresh checkout's `make deploy` used to fail at the seeding step, after the whole cluster
+    setup, because .venv/bin/ray101 did not exist yet."""
+    makefile = (REPO / "Makefile").read_text()
+    for target in ("deploy", "dashboard", "compare-k8s", "test-k8s"):
+        assert re.search(rf"^{re.escape(target)}: venv\b", makefile, re.M), target
 
 
 def test_should_use_a_networkpolicy_cni_for_minikube():

@@ -105,15 +105,15 @@ if want ray && [ ! -f "$RAY_TAR" ]; then
   # pip inside the chroot trusts the host's CA bundle (the host may sit behind a TLS proxy).
   mmdebstrap --quiet --variant=minbase --aptopt='Acquire::Check-Valid-Until "false"' \
     --include=python3,python3-pip,python3-venv,python-is-python3,ca-certificates,procps,wget,bash,coreutils,netbase \
-    --customize-hook='cp /etc/ssl/certs/ca-certificates.crt "$1/tmp/host-ca.crt"' \
-    --customize-hook="cp -r '$work/ray/src' \"\$1/tmp/ray101-src\"" \
+    --customize-hook='cp /etc/ssl/certs/ca-certificates.crt "$1/root/host-ca.crt"' \
+    --customize-hook="cp -r '$work/ray/src' \"\$1/root/ray101-src\"" \
     --customize-hook='chroot "$1" useradd --uid 1000 --gid 100 --create-home --shell /bin/bash ray' \
-    --customize-hook="chroot \"\$1\" env PIP_CERT=/tmp/host-ca.crt PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    --customize-hook="chroot \"\$1\" env -u PIP_FIND_LINKS PIP_CERT=/root/host-ca.crt PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
         pip install --quiet --break-system-packages 'ray[default]==$RAY_VERSION' 'pymongo>=4.10,<5'" \
-    --customize-hook='chroot "$1" env PIP_CERT=/tmp/host-ca.crt PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
-        pip install --quiet --break-system-packages --no-deps /tmp/ray101-src' \
+    --customize-hook='chroot "$1" env -u PIP_FIND_LINKS PIP_CERT=/root/host-ca.crt PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
+        pip install --quiet --break-system-packages --no-deps /root/ray101-src' \
     --customize-hook='chroot "$1" python -c "import ray, ray101_jobs, pymongo; print(\"ray\", ray.__version__)"' \
-    --customize-hook='rm -rf "$1/tmp/host-ca.crt" "$1/tmp/ray101-src" "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*' \
+    --customize-hook='rm -rf "$1/root/host-ca.crt" "$1/root/ray101-src" "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*' \
     bookworm "$r" >/dev/null
   oci ray "$RAY_IMAGE" "$RAY_TAR" 1000:100 /bin/bash \
     HOME=/home/ray PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8
