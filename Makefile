@@ -82,9 +82,13 @@ HELM_ARGS ?=
 DEPLOY_TIMEOUT ?= 15m
 # Cluster the Makefile seeds MongoDB through after deploying.
 SEED_CLUSTER ?= k8s-multi
+# rayproject/ray tags without a suffix are amd64-only; arm64 machines (Apple silicon, and so their
+# Docker VM and kind nodes) need the -aarch64 tag. MACHINE: the architecture the nodes run.
+MACHINE ?= $(shell uname -m)
+RAY_TAG_SUFFIX ?= $(if $(filter arm64 aarch64,$(MACHINE)),-aarch64)
 # `make image`: the Ray image with pymongo and ray101_jobs baked in.
 IMAGE_REPOSITORY ?= ray101-ray
-IMAGE_TAG ?= 2.60.0-py311
+IMAGE_TAG ?= 2.60.0-py311$(RAY_TAG_SUFFIX)
 RAY_BASE_IMAGE ?= rayproject/ray:$(IMAGE_TAG)
 TOOLS_DIR ?= $(or $(RAY101_TOOLS),.tools)
 # The operator image `make operator` runs, and chart values per provider: the host provider runs
@@ -94,7 +98,7 @@ OPERATOR_IMAGE ?= localhost/ray101/kuberay-operator:v$(KUBERAY_VERSION)
 PROVIDER_VALUES ?= -f k8s/host/values.yaml
 else
 OPERATOR_IMAGE ?= quay.io/kuberay/operator:v$(KUBERAY_VERSION)
-PROVIDER_VALUES ?=
+PROVIDER_VALUES ?= $(if $(RAY_TAG_SUFFIX),--set image.tag=2.60.0-py311$(RAY_TAG_SUFFIX))
 endif
 
 .PHONY: tools kuberay-crds cluster namespace operator deploy dashboard compare-k8s undeploy \

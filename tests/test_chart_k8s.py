@@ -2,7 +2,9 @@
 with the chart (checked as files: nothing here starts a cluster)."""
 
 import re
+import subprocess
 
+import pytest
 import yaml
 
 from chartlib import K8S_VERSION, KUBERAY_VERSION, REPO, validate_builtin
@@ -50,6 +52,21 @@ def test_should_pin_the_operator_version_in_the_makefile():
                    "compare-k8s", "undeploy", "clean-cluster", "image", "test-k8s"):
         assert re.search(rf"^{re.escape(target)}:.*## \S", block, re.M), target
         assert re.search(rf"^\.PHONY:.*\b{re.escape(target)}\b", block.replace("\\\n", " "), re.M), target
+
+
+@pytest.mark.parametrize("machine, tag", [("x86_64", "2.60.0-py311"), ("aarch64", "2.60.0-py311-aarch64"),
+                                          ("arm64", "2.60.0-py311-aarch64")])
+def test_should_pick_the_ray_image_tag_for_the_machine_architecture(machine, tag):
+    """rayproject/ray's unsuffixed tags are amd64-only: an arm64 machine's kind nodes need -aarch64."""
+    out = subprocess.run(["make", "-n", "--no-print-directory", "deploy", "image", f"MACHINE={machine}",
+                          "PROVIDER=kind", "HELM=helm", "KUBECTL=kubectl", "DOCKER=docker"],
+                         cwd=REPO, capture_output=True, text=True, check=True).stdout.replace("\\\n", " ")
+    helm = next(line for line in out.splitlines() if "upgrade --install ray101" in line)
+    if machine == "x86_64":
+        assert "image.tag" not in helm  # the chart's default tag
+    else:
+        assert f"--set image.tag={tag}" in helm
+    assert f"rayproject/ray:{tag} " in out  # the base of `make image`
 
 
 def test_should_make_the_venv_before_the_targets_that_run_ray101():

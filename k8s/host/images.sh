@@ -99,22 +99,25 @@ RAY_HASH=$(hash_of "$here/images.sh" "$repo/pyproject.toml" "$repo/README.md" "$
 RAY_TAR=$IMAGES/ray-$RAY_VERSION-$RAY_HASH.tar
 if want ray && [ ! -f "$RAY_TAR" ]; then
   start=$(date +%s); r=$work/ray/rootfs; mkdir -p "$work/ray"
-  mkdir -p "$work/ray/src"
-  cp -r "$repo/pyproject.toml" "$repo/README.md" "$repo/cli" "$repo/jobs" "$work/ray/src/"
-  find "$work/ray/src" -name __pycache__ -prune -exec rm -rf {} +
-  # pip inside the chroot trusts the host's CA bundle (the host may sit behind a TLS proxy).
   mmdebstrap --quiet --variant=minbase --aptopt='Acquire::Check-Valid-Until "false"' \
     --include=python3,python3-pip,python3-venv,python-is-python3,ca-certificates,procps,wget,bash,coreutils,netbase \
-    --customize-hook='cp /etc/ssl/certs/ca-certificates.crt "$1/root/host-ca.crt"' \
-    --customize-hook="cp -r '$work/ray/src' \"\$1/root/ray101-src\"" \
     --customize-hook='chroot "$1" useradd --uid 1000 --gid 100 --create-home --shell /bin/bash ray' \
-    --customize-hook="chroot \"\$1\" env -u PIP_FIND_LINKS PIP_CERT=/root/host-ca.crt PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
-        pip install --quiet --break-system-packages 'ray[default]==$RAY_VERSION' 'pymongo>=4.10,<5'" \
-    --customize-hook='chroot "$1" env -u PIP_FIND_LINKS PIP_CERT=/root/host-ca.crt PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
-        pip install --quiet --break-system-packages --no-deps /root/ray101-src' \
-    --customize-hook='chroot "$1" python -c "import ray, ray101_jobs, pymongo; print(\"ray\", ray.__version__)"' \
-    --customize-hook='rm -rf "$1/root/host-ca.crt" "$1/root/ray101-src" "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*' \
     bookworm "$r" >/dev/null
+  # pip inside the rootfs, trusting the host's CA bundle (the host may sit behind a TLS proxy);
+  # a clean environment, so the host's pip settings do not leak in.
+  cp /etc/ssl/certs/ca-certificates.crt "$r/root/host-ca.crt"
+  cp /etc/resolv.conf "$r/etc/resolv.conf"
+  mkdir -p "$r/root/ray101-src"
+  cp -r "$repo/pyproject.toml" "$repo/README.md" "$repo/cli" "$repo/jobs" "$r/root/ray101-src/"
+  find "$r/root/ray101-src" -name __pycache__ -prune -exec rm -rf {} +
+  pip_() { chroot "$r" /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/root LANG=C.UTF-8 \
+             PIP_CERT=/root/host-ca.crt PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
+             PIP_BREAK_SYSTEM_PACKAGES=1 pip install --quiet "$@"; }
+  pip_ "ray[default]==$RAY_VERSION" 'pymongo>=4.10,<5'
+  pip_ --no-deps /root/ray101-src
+  chroot "$r" python -c 'import ray, ray101_jobs, pymongo; print("image: ray", ray.__version__, "pymongo", pymongo.version)'
+  rm -rf "$r/root/host-ca.crt" "$r/root/ray101-src" "$r"/var/lib/apt/lists/* "$r"/var/cache/apt/*
+  : > "$r/etc/resolv.conf"
   oci ray "$RAY_IMAGE" "$RAY_TAR" 1000:100 /bin/bash \
     HOME=/home/ray PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8
   built ray "$RAY_TAR"
