@@ -81,3 +81,12 @@ def test_should_use_a_networkpolicy_cni_for_minikube():
     settings = (K8S / "minikube.mk").read_text()
     assert re.search(r"^MINIKUBE_CNI \?= calico$", settings, re.M)
     assert re.search(r"^MINIKUBE_NODES \?= 3$", settings, re.M)
+
+
+def test_should_ask_for_the_kind_release_whose_node_image_is_pinned():
+    """The node image in k8s/kind-config.yaml is one kind release's; the docs must ask for it."""
+    config = (K8S / "kind-config.yaml").read_text()
+    [release] = set(re.findall(r"the kind (v\d+\.\d+\.\d+) build of", config))
+    for doc in (REPO / "README.md", REPO / "docs" / "kubernetes.md"):
+        assert f"**kind {release}**" in doc.read_text(), doc
+    assert re.search(rf"`make cluster` using kind {re.escape(release)}", config)

@@ -148,9 +148,10 @@ def test_deploy(env):
     timed("deploy", ["make", "--no-print-directory", "deploy"], env, 1800)
     out = sh(["ray101", "clusters", "--json"], env, 120).stdout
     clusters = {c["name"]: c for c in json.loads(out)}
-    for name, nodes in (("k8s-single", 1), ("k8s-multi", 3)):
-        assert clusters[name]["answers"] is True, clusters[name]
-        assert clusters[name]["nodes"] == nodes, clusters[name]
+    for name, workers in (("k8s-single", 0), ("k8s-multi", 2)):
+        row = clusters[name]
+        assert row["state"] == "ready", row
+        assert (row["available_workers"] or 0) == (row["desired_workers"] or 0) == workers, row
 
 
 def test_compare(env):
