@@ -105,7 +105,7 @@ endif
 	clean-cluster image test-k8s
 
 tools: ## Install pinned helm (v4) and kubectl into .tools/bin (used by the chart tests)
-	scripts/install-tools.sh
+	TOOLS_DIR=$(TOOLS_DIR) scripts/install-tools.sh
 
 kuberay-crds: ## Fetch the KubeRay operator's Go module (its CRDs feed the chart tests) into the cache
 	scripts/fetch-kuberay.sh >/dev/null
