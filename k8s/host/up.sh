@@ -45,8 +45,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 [ -d /sys/fs/cgroup/memory ] || [ -f /sys/fs/cgroup/cgroup.controllers ] || die "no memory cgroup on this host"
 
-# 2. binaries
-"$here/build.sh"
+# 2. binaries (HOST_SKIP_BUILD=1: use what is in the cache, for debugging)
+[ -n "${HOST_SKIP_BUILD:-}" ] || "$here/build.sh"
 
 mkdir -p "$STATE"/{pki,logs,pids,etcd,containerd,kubelet,pod-logs,cni/net.d,cni/ipam,cni/cache,volumes}
 chmod 700 "$STATE"
