@@ -74,7 +74,7 @@ nft list tables 2>/dev/null | awk '{print $2 " " $3}' | while read -r fam name; 
   grep -qxF "$fam $name" <<<"$before_tables" && continue
   [ -f "$STATE/host.env" ] || continue
   # only tables made of empty chains (what iptables-nft leaves behind)
-  nft list table "$fam" "$name" 2>/dev/null | grep -qE '^\s+(counter|jump|ip |ip6 |meta |[a-z]+ .*(accept|drop|return))' && continue
+  nft list table "$fam" "$name" 2>/dev/null | grep -vqE '^\s*(table |chain |type |\}|$)' && continue
   nft delete table "$fam" "$name"
 done
 nft delete table inet "$NFT_TABLE" 2>/dev/null
