@@ -163,6 +163,33 @@ def test_compare(env):
     assert '"consistent": false' not in text and '"consistent": true' in text
 
 
+def pod_memory(env) -> dict:
+    """Peak memory (cgroup v1 max_usage, MiB), limit and restarts of every pod in ray101."""
+    pods = json.loads(sh(["kubectl", "-n", "ray101", "get", "pods", "-o", "json"], env, 60).stdout)
+    out = {}
+    for pod in pods["items"]:
+        uid = pod["metadata"]["uid"]
+        peaks = [int((d / "memory.max_usage_in_bytes").read_text()) for d in
+                 Path("/sys/fs/cgroup/memory/kubepods").rglob(f"pod{uid}")]
+        statuses = pod["status"].get("containerStatuses", [])
+        out[pod["metadata"]["name"]] = {
+            "peak_mib": round(max(peaks) / 2**20) if peaks else None,
+            "limit": pod["spec"]["containers"][0].get("resources", {}).get("limits", {}).get("memory"),
+            "restarts": sum(c.get("restartCount", 0) for c in statuses),
+            "last_terminated": [c.get("lastState", {}).get("terminated", {}).get("reason")
+                                for c in statuses if c.get("lastState", {}).get("terminated")],
+        }
+    return out
+
+
+def test_compare_used_memory_within_limits(env):
+    """Evidence for the head's memory limit: peak use of each pod over the whole compare."""
+    memory = pod_memory(env)
+    (RESULTS / "pod-memory.json").write_text(json.dumps(memory, indent=2) + "\n")
+    print(json.dumps(memory, indent=2))
+    assert not any("OOMKilled" in m["last_terminated"] for m in memory.values()), memory
+
+
 def test_chaos_kill_node_during_parallel_retrieve(env):
     run = subprocess.Popen(
         ["ray101", "run", "parallel-retrieve", "--cluster", "k8s-multi", "--repeat", "4",
