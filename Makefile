@@ -60,7 +60,8 @@ clean: ## Remove the virtualenv, installed tools and results (run `make down` fi
 	rm -rf $(VENV) .tools $(RESULTS)
 
 # >>> kubernetes targets
-# Kubernetes side of ray101: a local cluster (kind or minikube), the KubeRay operator, the
+# Kubernetes side of ray101: a local cluster (kind, minikube, or `host`: Kubernetes built from
+# source and run straight on this Linux host as root, see k8s/host/), the KubeRay operator, the
 # helm/ray101 chart. Every tool and version is overridable: `make deploy PROVIDER=minikube`.
 PROVIDER ?= kind
 KIND ?= kind
@@ -72,31 +73,44 @@ NAMESPACE ?= ray101
 RELEASE ?= ray101
 CHART ?= helm/ray101
 KUBERAY_VERSION ?= 1.6.0
-KUBERAY_REPO_URL ?= https://ray-project.github.io/kuberay-helm/
-HELM ?= helm
-KUBECTL ?= kubectl
+# helm and kubectl: on PATH, else the ones `make tools` puts into $(TOOLS_DIR)/bin.
+HELM ?= $(shell command -v helm || echo $(TOOLS_DIR)/bin/helm)
+KUBECTL ?= $(shell command -v kubectl || echo $(TOOLS_DIR)/bin/kubectl)
 DOCKER ?= docker
 # Extra arguments for `helm upgrade --install` of the chart, e.g. HELM_ARGS="-f my-values.yaml".
 HELM_ARGS ?=
 DEPLOY_TIMEOUT ?= 15m
 # Cluster the Makefile seeds MongoDB through after deploying.
 SEED_CLUSTER ?= k8s-multi
+# rayproject/ray tags without a suffix are amd64-only; arm64 machines (Apple silicon, and so their
+# Docker VM and kind nodes) need the -aarch64 tag. MACHINE: the architecture the nodes run.
+MACHINE ?= $(shell uname -m)
+RAY_TAG_SUFFIX ?= $(if $(filter arm64 aarch64,$(MACHINE)),-aarch64)
 # `make image`: the Ray image with pymongo and ray101_jobs baked in.
 IMAGE_REPOSITORY ?= ray101-ray
-IMAGE_TAG ?= 2.60.0-py311
+IMAGE_TAG ?= 2.60.0-py311$(RAY_TAG_SUFFIX)
 RAY_BASE_IMAGE ?= rayproject/ray:$(IMAGE_TAG)
-TOOLS_DIR ?= .tools
+TOOLS_DIR ?= $(or $(RAY101_TOOLS),.tools)
+# The operator image `make operator` runs, and chart values per provider: the host provider runs
+# the images k8s/host/images.sh builds (k8s/host/values.yaml); kind and minikube pull public ones.
+ifeq ($(PROVIDER),host)
+OPERATOR_IMAGE ?= localhost/ray101/kuberay-operator:v$(KUBERAY_VERSION)
+PROVIDER_VALUES ?= -f k8s/host/values.yaml
+else
+OPERATOR_IMAGE ?= quay.io/kuberay/operator:v$(KUBERAY_VERSION)
+PROVIDER_VALUES ?= $(if $(RAY_TAG_SUFFIX),--set image.tag=2.60.0-py311$(RAY_TAG_SUFFIX))
+endif
 
 .PHONY: tools kuberay-crds cluster namespace operator deploy dashboard compare-k8s undeploy \
-	clean-cluster image
+	clean-cluster image test-k8s
 
 tools: ## Install pinned helm (v4) and kubectl into .tools/bin (used by the chart tests)
-	scripts/install-tools.sh
+	TOOLS_DIR=$(TOOLS_DIR) scripts/install-tools.sh
 
 kuberay-crds: ## Fetch the KubeRay operator's Go module (its CRDs feed the chart tests) into the cache
 	scripts/fetch-kuberay.sh >/dev/null
 
-cluster: ## Create the local cluster (kind; PROVIDER=minikube), skipped if it already exists
+cluster: ## Create the local cluster (kind; PROVIDER=minikube|host), skipped if it already exists
 	@case "$(PROVIDER)" in \
 	kind) \
 		if $(KIND) get clusters 2>/dev/null | grep -qx '$(KIND_CLUSTER_NAME)'; then \
@@ -114,24 +128,21 @@ cluster: ## Create the local cluster (kind; PROVIDER=minikube), skipped if it al
 				--cni $(MINIKUBE_CNI) --kubernetes-version $(MINIKUBE_KUBERNETES_VERSION); \
 		fi; \
 		$(KUBECTL) config use-context $(MINIKUBE_PROFILE) ;; \
-	*) echo "PROVIDER must be kind or minikube, not '$(PROVIDER)'" >&2; exit 2 ;; \
+	host) k8s/host/up.sh ;; \
+	*) echo "PROVIDER must be kind, minikube or host, not '$(PROVIDER)'" >&2; exit 2 ;; \
 	esac
 
 namespace: ## Create the namespace with Pod Security "restricted" enforced
 	sed 's/^  name: ray101$$/  name: $(NAMESPACE)/' k8s/namespace.yaml | $(KUBECTL) apply -f -
 
 operator: namespace ## Install the KubeRay operator ($(KUBERAY_VERSION)) watching the namespace
-	$(HELM) repo add kuberay $(KUBERAY_REPO_URL) --force-update
-	$(HELM) upgrade --install kuberay-operator kuberay/kuberay-operator \
-		--version $(KUBERAY_VERSION) --namespace $(NAMESPACE) \
-		-f k8s/kuberay-operator-values.yaml --set 'watchNamespace={$(NAMESPACE)}' \
-		--wait --timeout 5m
+	KUBECTL=$(KUBECTL) k8s/kuberay-operator/install.sh $(NAMESPACE) $(OPERATOR_IMAGE)
 
-deploy: ## Cluster + operator + chart, wait for the RayClusters, seed MongoDB
+deploy: venv ## Cluster + operator + chart, wait for the RayClusters, seed MongoDB
 	@$(MAKE) --no-print-directory cluster
 	@$(MAKE) --no-print-directory operator
 	$(HELM) upgrade --install $(RELEASE) $(CHART) --namespace $(NAMESPACE) \
-		--wait --timeout $(DEPLOY_TIMEOUT) $(HELM_ARGS)
+		--wait --timeout $(DEPLOY_TIMEOUT) $(PROVIDER_VALUES) $(HELM_ARGS)
 	$(KUBECTL) wait raycluster --namespace $(NAMESPACE) \
 		--selector app.kubernetes.io/instance=$(RELEASE),app.kubernetes.io/part-of=ray101 \
 		--for=jsonpath='{.status.state}'=ready --timeout $(DEPLOY_TIMEOUT)
@@ -144,10 +155,10 @@ deploy: ## Cluster + operator + chart, wait for the RayClusters, seed MongoDB
 	@echo "  make compare-k8s                      # every workload on both, report in results/k8s"
 	@echo "  make undeploy                         # remove the release and its data"
 
-dashboard: ## Open the Ray dashboard of k8s-multi through a port-forward
+dashboard: venv ## Open the Ray dashboard of k8s-multi through a port-forward
 	$(RAY101) dashboard --cluster k8s-multi
 
-compare-k8s: ## Run the workloads on k8s-single and k8s-multi and compare (results/k8s)
+compare-k8s: venv ## Run the workloads on k8s-single and k8s-multi and compare (results/k8s)
 	$(RAY101) compare --clusters k8s-single,k8s-multi --out results/k8s
 
 undeploy: ## Uninstall the chart and delete its MongoDB volume and kept Secret (operator stays)
@@ -159,15 +170,20 @@ clean-cluster: ## Delete the local cluster (everything in it is lost)
 	@case "$(PROVIDER)" in \
 	kind) $(KIND) delete cluster --name $(KIND_CLUSTER_NAME) ;; \
 	minikube) $(MINIKUBE) delete -p $(MINIKUBE_PROFILE) ;; \
-	*) echo "PROVIDER must be kind or minikube, not '$(PROVIDER)'" >&2; exit 2 ;; \
+	host) k8s/host/down.sh ;; \
+	*) echo "PROVIDER must be kind, minikube or host, not '$(PROVIDER)'" >&2; exit 2 ;; \
 	esac
 
 image: ## Build the Ray image with pymongo and ray101_jobs and load it into the cluster
+	@if [ "$(PROVIDER)" = host ]; then k8s/host/images.sh; exit 0; fi; \
 	$(DOCKER) build -f k8s/Dockerfile --build-arg RAY_IMAGE=$(RAY_BASE_IMAGE) \
-		-t $(IMAGE_REPOSITORY):$(IMAGE_TAG) .
-	@case "$(PROVIDER)" in \
+		-t $(IMAGE_REPOSITORY):$(IMAGE_TAG) . && \
+	case "$(PROVIDER)" in \
 	kind) $(KIND) load docker-image $(IMAGE_REPOSITORY):$(IMAGE_TAG) --name $(KIND_CLUSTER_NAME) ;; \
 	minikube) $(MINIKUBE) image load -p $(MINIKUBE_PROFILE) $(IMAGE_REPOSITORY):$(IMAGE_TAG) ;; \
-	esac
-	@echo "Use it: make deploy HELM_ARGS='--set image.repository=$(IMAGE_REPOSITORY) --set image.tag=$(IMAGE_TAG) --set image.jobsBaked=true'"
+	esac && \
+	echo "Use it: make deploy HELM_ARGS='--set image.repository=$(IMAGE_REPOSITORY) --set image.tag=$(IMAGE_TAG) --set image.jobsBaked=true'"
+
+test-k8s: venv tools ## The whole Kubernetes path for real on this host (root): up, deploy, compare, down
+	PROVIDER=host $(VENV)/bin/pytest tests/k8s -p no:cacheprovider -o addopts="" -q -s $(PYTEST_ARGS)
 # <<< kubernetes targets

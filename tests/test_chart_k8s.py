@@ -2,7 +2,9 @@
 with the chart (checked as files: nothing here starts a cluster)."""
 
 import re
+import subprocess
 
+import pytest
 import yaml
 
 from chartlib import K8S_VERSION, KUBERAY_VERSION, REPO, validate_builtin
@@ -31,26 +33,60 @@ def test_should_enforce_restricted_pod_security_in_the_namespace():
     assert namespace["metadata"]["name"] == "ray101"  # the Makefile's sed relies on this line
 
 
-def test_should_watch_our_namespace_with_limits_in_the_operator_values():
-    values = yaml.safe_load((K8S / "kuberay-operator-values.yaml").read_text())
-    assert values["singleNamespaceInstall"] is True
-    assert values["watchNamespace"] == ["ray101"]
-    assert {"cpu", "memory"} <= set(values["resources"]["limits"])
-    assert {"cpu", "memory"} <= set(values["resources"]["requests"])
+def test_should_install_the_operator_from_its_module_config_watching_our_namespace():
+    overlay = yaml.safe_load((K8S / "kuberay-operator" / "kustomization.yaml").read_text())
+    assert overlay["namespace"] == "ray101"  # install.sh's sed relies on this line
+    assert overlay["resources"] == [f"ray-operator/config/{d}" for d in ("crd", "rbac", "manager")]
+    [image] = overlay["images"]
+    assert (image["newName"], image["newTag"]) == ("quay.io/kuberay/operator", f"v{KUBERAY_VERSION}")
+    [patch] = overlay["patches"]
+    assert "--watch-namespace=ray101" in patch["patch"]
 
 
 def test_should_pin_the_operator_version_in_the_makefile():
     makefile = (REPO / "Makefile").read_text()
     block = makefile.split("# >>> kubernetes targets", 1)[1].split("# <<< kubernetes targets", 1)[0]
     assert f"KUBERAY_VERSION ?= {KUBERAY_VERSION}" in block
-    assert "kuberay/kuberay-operator" in block and "--version $(KUBERAY_VERSION)" in block
+    assert "k8s/kuberay-operator/install.sh $(NAMESPACE) $(OPERATOR_IMAGE)" in block
     for target in ("tools", "kuberay-crds", "cluster", "operator", "deploy", "dashboard",
-                   "compare-k8s", "undeploy", "clean-cluster", "image"):
+                   "compare-k8s", "undeploy", "clean-cluster", "image", "test-k8s"):
         assert re.search(rf"^{re.escape(target)}:.*## \S", block, re.M), target
         assert re.search(rf"^\.PHONY:.*\b{re.escape(target)}\b", block.replace("\\\n", " "), re.M), target
+
+
+@pytest.mark.parametrize("machine, tag", [("x86_64", "2.60.0-py311"), ("aarch64", "2.60.0-py311-aarch64"),
+                                          ("arm64", "2.60.0-py311-aarch64")])
+def test_should_pick_the_ray_image_tag_for_the_machine_architecture(machine, tag):
+    """rayproject/ray's unsuffixed tags are amd64-only: an arm64 machine's kind nodes need -aarch64."""
+    out = subprocess.run(["make", "-n", "--no-print-directory", "deploy", "image", f"MACHINE={machine}",
+                          "PROVIDER=kind", "HELM=helm", "KUBECTL=kubectl", "DOCKER=docker"],
+                         cwd=REPO, capture_output=True, text=True, check=True).stdout.replace("\\\n", " ")
+    helm = next(line for line in out.splitlines() if "upgrade --install ray101" in line)
+    if machine == "x86_64":
+        assert "image.tag" not in helm  # the chart's default tag
+    else:
+        assert f"--set image.tag={tag}" in helm
+    assert f"rayproject/ray:{tag} " in out  # the base of `make image`
+
+
+def test_should_make_the_venv_before_the_targets_that_run_ray101():
+    """A fresh checkout's `make deploy` used to fail at the seeding step, after the whole cluster
+    setup, because .venv/bin/ray101 did not exist yet."""
+    makefile = (REPO / "Makefile").read_text()
+    for target in ("deploy", "dashboard", "compare-k8s", "test-k8s"):
+        assert re.search(rf"^{re.escape(target)}: venv\b", makefile, re.M), target
 
 
 def test_should_use_a_networkpolicy_cni_for_minikube():
     settings = (K8S / "minikube.mk").read_text()
     assert re.search(r"^MINIKUBE_CNI \?= calico$", settings, re.M)
     assert re.search(r"^MINIKUBE_NODES \?= 3$", settings, re.M)
+
+
+def test_should_ask_for_the_kind_release_whose_node_image_is_pinned():
+    """The node image in k8s/kind-config.yaml is one kind release's; the docs must ask for it."""
+    config = (K8S / "kind-config.yaml").read_text()
+    [release] = set(re.findall(r"the kind (v\d+\.\d+\.\d+) build of", config))
+    for doc in (REPO / "README.md", REPO / "docs" / "kubernetes.md"):
+        assert f"**kind {release}**" in doc.read_text(), doc
+    assert re.search(rf"`make cluster` using kind {re.escape(release)}", config)

@@ -71,11 +71,36 @@ def test_should_govern_the_statefulset_with_a_headless_service_when_defaults():
     assert client["spec"]["ports"][0]["port"] == 27017
 
 
-def test_should_probe_readiness_and_liveness_when_defaults():
+def test_should_probe_readiness_and_liveness_without_starting_a_shell_when_defaults():
+    """No `mongosh` every 10 s under a 250m CPU limit: both probes are TCP checks."""
     c = mongo_container(render())
-    assert "mongosh" in c["readinessProbe"]["exec"]["command"]
-    assert "ping" in " ".join(c["readinessProbe"]["exec"]["command"])
+    assert "exec" not in c["readinessProbe"]
+    assert c["readinessProbe"]["tcpSocket"]["port"] == "mongodb"
     assert c["livenessProbe"]["tcpSocket"]["port"] == "mongodb"
+
+
+def test_should_run_ferretdb_with_scram_root_user_when_server_is_ferretdb():
+    m = render(None, "mongodb.server=ferretdb", "mongodb.image.repository=localhost/ray101/ferretdb",
+               "mongodb.image.tag=v1.24.2")
+    c = mongo_container(m)
+    assert c["image"] == "localhost/ray101/ferretdb:v1.24.2"
+    assert "--handler=sqlite" in c["args"] and "--sqlite-url=file:/data/db/" in c["args"]
+    assert "--test-enable-new-auth" in c["args"] and "--setup-database=admin" in c["args"]
+    assert "--listen-addr=:27017" in c["args"]
+    assert not any("wiredTiger" in a for a in c["args"])
+    env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in c["env"]}
+    assert env["FERRETDB_SETUP_USERNAME"]["key"] == "mongodb-root-username"
+    assert env["FERRETDB_SETUP_PASSWORD"]["key"] == "mongodb-root-password"
+    assert c["readinessProbe"]["httpGet"] == {"path": "/debug/readyz", "port": 8088}
+    # the URI the Ray pods get authenticates against the admin database, where the user is made
+    secret = m.one("Secret", NAME)
+    uri = base64.b64decode(secret["data"]["mongodb-uri"]).decode()
+    assert uri.endswith("/sample_mflix?authSource=admin")
+
+
+def test_should_refuse_an_unknown_server_when_server_is_set():
+    with pytest.raises(Exception, match="server"):
+        render(None, "mongodb.server=postgres")
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
 import socket
+import subprocess
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -382,7 +385,7 @@ def test_cli_commands_on_k8s_cluster_of_fake_api_server_send_the_token_and_never
     assert all(TOKEN not in o for o in outputs)
 
 
-def test_connect_to_fake_api_server_cluster_ships_jobs_package_unless_in_image(fake, ray_head):
+def test_connect_to_fake_api_server_cluster_ships_jobs_package_unless_in_image(fake, ray_head, tmp_path):
     import pymongo
 
     target = targets.resolve("k8s-multi")
@@ -390,12 +393,24 @@ def test_connect_to_fake_api_server_cluster_ships_jobs_package_unless_in_image(f
         assert conn.via == "port-forward to pod ray101/ray101-multi-head-x7k2p"
         assert conn.serve_url.endswith("/echo")
         env = conn.runtime_env
-    (module,) = env["py_modules"]
-    assert Path(module).name == "ray101_jobs"
-    assert (Path(module) / "registry.py").is_file() and (Path(module) / "__init__.py").is_file()
-    assert env["excludes"] == ["__pycache__", "*.pyc"]
-    assert env["pip"] == [f"pymongo=={pymongo.__version__}"]
+    modules = {Path(m).name: Path(m) for m in env["py_modules"]}
+    assert set(modules) == {"ray101_jobs", "pymongo", "bson", "gridfs", "dns"}
+    assert (modules["ray101_jobs"] / "registry.py").is_file()
+    assert modules["pymongo"] == Path(pymongo.__file__).parent
+    assert env["excludes"] == ["__pycache__", "*.pyc", "*.so"]
+    assert "pip" not in env  # no install on the nodes, no package index needed from the pods
     assert TOKEN not in json.dumps(env)
+    # What is shipped imports without compiled extensions and without site-packages.
+    shipped = tmp_path / "shipped"
+    for name, path in modules.items():
+        shutil.copytree(path, shipped / name, ignore=shutil.ignore_patterns(*env["excludes"]))
+    check = ("import bson, pymongo, ray101_jobs, sys; "
+             "assert not any(m.endswith(('_cbson', '_cmessage')) for m in sys.modules); "
+             "print(bson.decode(bson.encode({'n': 1}))['n'], pymongo.version)")
+    out = subprocess.run([sys.executable, "-S", "-c", check], env={"PYTHONPATH": str(shipped)},
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["1", pymongo.version]
 
     fake.add(fk.raycluster("baked", 1, jobs_in_image=True))
     fake.add(fk.pod("ray101-baked-head-q", "ray101-baked", "head"))

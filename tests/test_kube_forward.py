@@ -172,6 +172,30 @@ def test_bridge_copies_both_ways_until_one_side_closes():
         sock.close()
 
 
+def test_bridge_keeps_a_client_half_close_from_the_remote_stream():
+    """The Kubernetes client's portforward closes the whole stream when its socket reads end of
+    stream: a client's half-close passed on would lose the answer. This remote behaves so."""
+    app, local = socket.socketpair()
+    remote, pod = socket.socketpair()
+    answered = []
+    thread = threading.Thread(target=lambda: answered.append(portforward.bridge(local, remote)))
+    thread.start()
+    app.sendall(b"request")
+    app.shutdown(socket.SHUT_WR)  # the client is done sending and waits for the answer
+    assert pod.recv(100) == b"request"
+    pod.settimeout(0.3)
+    with pytest.raises(socket.timeout):  # no end of stream reached the pod's side
+        pod.recv(100)
+    pod.sendall(b"response")
+    pod.close()
+    assert app.recv(100) == b"response"
+    assert app.recv(100) == b""
+    thread.join(5)
+    assert answered == [True]
+    for sock in (app, local, remote):
+        sock.close()
+
+
 def test_bridge_reports_no_answer_when_the_remote_closes_first():
     app, local = socket.socketpair()
     remote, pod = socket.socketpair()

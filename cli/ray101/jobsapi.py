@@ -27,17 +27,38 @@ if TYPE_CHECKING:
 TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
 REQUEST_TIMEOUT_S = 10.0
 POLL_S = 0.2
+# Through a port-forward every new TCP connection is a new stream through the API server and the
+# kubelet: poll less often there (the end of a job is still seen within a second).
+POLL_FORWARDED_S = 1.0
 
 
 def _client_class() -> type[JobSubmissionClient]:
+    import requests
+    from ray._private.authentication.http_token_authentication import (
+        format_authentication_http_error,
+    )
     from ray.job_submission import JobSubmissionClient
+    from ray.exceptions import AuthenticationError
 
     class TimedClient(JobSubmissionClient):
-        """JobSubmissionClient whose every request gives up after ``REQUEST_TIMEOUT_S``."""
+        """JobSubmissionClient whose requests share one keep-alive session (the SDK opens a new
+        connection per request: through a port-forward, a new stream each time) and give up
+        after ``REQUEST_TIMEOUT_S``. Same request and error handling as the SDK's own."""
 
-        def _do_request(self, method: str, endpoint: str, **kwargs: Any) -> Any:
+        def _do_request(self, method: str, endpoint: str, *, data: Any = None,
+                        json_data: Any = None, **kwargs: Any) -> Any:
             kwargs.setdefault("timeout", REQUEST_TIMEOUT_S)
-            return super()._do_request(method, endpoint, **kwargs)
+            session = self.__dict__.get("_ray101_session")
+            if session is None:
+                session = self.__dict__["_ray101_session"] = requests.Session()
+            response = session.request(
+                method, self._address + endpoint, cookies=self._cookies, data=data,
+                json=json_data, headers=self._headers, verify=self._verify, **kwargs,
+            )
+            formatted_error = format_authentication_http_error(response.status_code, response.text)
+            if formatted_error:
+                raise AuthenticationError(formatted_error)
+            return response
 
     return TimedClient
 
@@ -85,6 +106,7 @@ class JobsAPI:
         self.conn = conn
         self.url = conn.jobs_url
         self._client = None
+        self.poll_s = POLL_FORWARDED_S if conn.via else POLL_S
 
     # -- plumbing ----------------------------------------------------------------------------
     @property
@@ -198,7 +220,7 @@ class JobsAPI:
         deleted = self._call(lambda: self.client.delete_job(job_id), f"delete {job_id}")
         end = time.monotonic() + settle_s
         while time.monotonic() < end:
-            time.sleep(POLL_S)
+            time.sleep(self.poll_s)
             try:
                 self.client.get_job_info(job_id)
             except Exception:
@@ -240,7 +262,7 @@ class JobsAPI:
                 self.stop(job_id)
                 self._wait_terminal(job_id, 15.0)
                 continue
-            time.sleep(POLL_S)
+            time.sleep(self.poll_s)
         logs = self.logs(job_id)
         if on_log is not None and len(logs) > shown:
             on_log(logs[shown:])
@@ -266,5 +288,5 @@ class JobsAPI:
             status = str(getattr(info.status, "value", info.status))
             if status in TERMINAL:
                 break
-            time.sleep(POLL_S)
+            time.sleep(self.poll_s)
         return status

@@ -27,9 +27,11 @@ stop() { # stop NAME: TERM its process group, KILL after 20 s
 pod_pids() { # every process in the kubelet's pod cgroups
   find /sys/fs/cgroup -path '*/kubepods*' -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u
 }
-shim_pids() { # containerd shims serving our socket (matched on the full socket path)
-  for p in /proc/[0-9]*; do
-    tr '\0' ' ' < "$p/cmdline" 2>/dev/null | grep -qF -- "-address $SOCK " && echo "${p#/proc/}"
+shim_pids() { # containerd shims serving our socket (their command line names it)
+  local f pid
+  for f in $(grep -laF -- "$SOCK" /proc/[0-9]*/cmdline 2>/dev/null); do
+    pid=${f#/proc/}; pid=${pid%/cmdline}
+    [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = containerd-shim ] && echo "$pid"
   done
 }
 
@@ -72,7 +74,7 @@ nft list tables 2>/dev/null | awk '{print $2 " " $3}' | while read -r fam name; 
   grep -qxF "$fam $name" <<<"$before_tables" && continue
   [ -f "$STATE/host.env" ] || continue
   # only tables made of empty chains (what iptables-nft leaves behind)
-  nft list table "$fam" "$name" 2>/dev/null | grep -qE '^\s+(counter|jump|ip |ip6 |meta |[a-z]+ .*(accept|drop|return))' && continue
+  nft list table "$fam" "$name" 2>/dev/null | grep -vqE '^\s*(table |chain |type |\}|$)' && continue
   nft delete table "$fam" "$name"
 done
 nft delete table inet "$NFT_TABLE" 2>/dev/null

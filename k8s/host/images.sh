@@ -8,11 +8,11 @@
 #   ferretdb  localhost/ray101/ferretdb:<ver>     FerretDB (scripts/install-ferretdb.sh), the chart's
 #                                                  MongoDB-compatible server (k8s/host/values.yaml)
 #   ray       localhost/ray101/ray:<ray>          Debian 12 (mmdebstrap) + Python 3.11 + ray[default],
-#                                                  pymongo and ray101 (ray101_jobs) baked in: the
-#                                                  content of k8s/Dockerfile; uid 1000 gid 100, HOME
+#                                                  pymongo and ray101_jobs baked in (what k8s/Dockerfile
+#                                                  adds for the jobs); uid 1000 gid 100, HOME
 #                                                  /home/ray as in the official image
 # Each image is an OCI tarball in ${RAY101_CACHE}/images/, named by version and a hash of what goes
-# into it (for ray: this script, pyproject.toml and the cli/ and jobs/ sources), so it is built once.
+# into it (for ray: RAY_RECIPE and the jobs/ sources), so it is built once.
 # Usage: images.sh [--build-only]
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -94,27 +94,31 @@ if want ferretdb && [ ! -f "$FERRETDB_TAR" ]; then
   oci ferretdb "$FERRETDB_IMAGE" "$FERRETDB_TAR" 999:999 /ferretdb; built ferretdb "$FERRETDB_TAR"
 fi
 
-# Ray: the same content as k8s/Dockerfile (ray[default], pymongo, ray101 with ray101_jobs)
-RAY_HASH=$(hash_of "$here/images.sh" "$repo/pyproject.toml" "$repo/README.md" "$repo/cli" "$repo/jobs")
+# Ray: what k8s/Dockerfile adds for the jobs (ray[default], pymongo, ray101_jobs)
+RAY_RECIPE=1   # bump when the recipe below changes: the tarball is then rebuilt
+RAY_HASH=$( (echo "recipe $RAY_RECIPE"; hash_of "$repo/jobs") | sha256sum | cut -c1-12)
 RAY_TAR=$IMAGES/ray-$RAY_VERSION-$RAY_HASH.tar
 if want ray && [ ! -f "$RAY_TAR" ]; then
   start=$(date +%s); r=$work/ray/rootfs; mkdir -p "$work/ray"
-  mkdir -p "$work/ray/src"
-  cp -r "$repo/pyproject.toml" "$repo/README.md" "$repo/cli" "$repo/jobs" "$work/ray/src/"
-  find "$work/ray/src" -name __pycache__ -prune -exec rm -rf {} +
-  # pip inside the chroot trusts the host's CA bundle (the host may sit behind a TLS proxy).
   mmdebstrap --quiet --variant=minbase --aptopt='Acquire::Check-Valid-Until "false"' \
     --include=python3,python3-pip,python3-venv,python-is-python3,ca-certificates,procps,wget,bash,coreutils,netbase \
-    --customize-hook='cp /etc/ssl/certs/ca-certificates.crt "$1/tmp/host-ca.crt"' \
-    --customize-hook="cp -r '$work/ray/src' \"\$1/tmp/ray101-src\"" \
     --customize-hook='chroot "$1" useradd --uid 1000 --gid 100 --create-home --shell /bin/bash ray' \
-    --customize-hook="chroot \"\$1\" env PIP_CERT=/tmp/host-ca.crt PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
-        pip install --quiet --break-system-packages 'ray[default]==$RAY_VERSION' 'pymongo>=4.10,<5'" \
-    --customize-hook='chroot "$1" env PIP_CERT=/tmp/host-ca.crt PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
-        pip install --quiet --break-system-packages --no-deps /tmp/ray101-src' \
-    --customize-hook='chroot "$1" python -c "import ray, ray101_jobs, pymongo; print(\"ray\", ray.__version__)"' \
-    --customize-hook='rm -rf "$1/tmp/host-ca.crt" "$1/tmp/ray101-src" "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*' \
     bookworm "$r" >/dev/null
+  # pip inside the rootfs, trusting the host's CA bundle (the host may sit behind a TLS proxy);
+  # a clean environment, so the host's pip settings do not leak in.
+  cp /etc/ssl/certs/ca-certificates.crt "$r/root/host-ca.crt"
+  cp /etc/resolv.conf "$r/etc/resolv.conf"
+  pip_() { chroot "$r" /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/root LANG=C.UTF-8 \
+             PIP_CERT=/root/host-ca.crt PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
+             PIP_BREAK_SYSTEM_PACKAGES=1 pip install --quiet "$@"; }
+  pip_ "ray[default]==$RAY_VERSION" 'pymongo>=4.10,<5'
+  # ray101_jobs as a plain package (what the jobs import; the CLI is not needed on the pods)
+  site=$(chroot "$r" python -c 'import os, ray; print(os.path.dirname(os.path.dirname(ray.__file__)))')
+  mkdir -p "$r$site"; cp -r "$repo/jobs/ray101_jobs" "$r$site/"
+  find "$r$site/ray101_jobs" -name __pycache__ -prune -exec rm -rf {} +
+  chroot "$r" python -c 'import ray, ray101_jobs, pymongo; print("image: ray", ray.__version__, "pymongo", pymongo.version)'
+  rm -rf "$r/root/host-ca.crt" "$r"/var/lib/apt/lists/* "$r"/var/cache/apt/*
+  : > "$r/etc/resolv.conf"
   oci ray "$RAY_IMAGE" "$RAY_TAR" 1000:100 /bin/bash \
     HOME=/home/ray PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8
   built ray "$RAY_TAR"
@@ -124,7 +128,9 @@ fi
 
 # load into the cluster's containerd (once per cluster: the stamps live in the state dir)
 mkdir -p "$STATE/images"
-for tar in "$PAUSE_TAR" "$COREDNS_TAR" "$OPERATOR_TAR" "$FERRETDB_TAR" "$RAY_TAR"; do
+for pair in "pause $PAUSE_TAR" "coredns $COREDNS_TAR" "operator $OPERATOR_TAR" "ferretdb $FERRETDB_TAR" "ray $RAY_TAR"; do
+  name=${pair%% *}; tar=${pair#* }
+  want "$name" || continue
   stamp=$STATE/images/$(basename "$tar").loaded
   [ -f "$stamp" ] && continue
   start=$(date +%s)

@@ -45,8 +45,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 [ -d /sys/fs/cgroup/memory ] || [ -f /sys/fs/cgroup/cgroup.controllers ] || die "no memory cgroup on this host"
 
-# 2. binaries
-"$here/build.sh"
+# 2. binaries (HOST_SKIP_BUILD=1: use what is in the cache, for debugging)
+[ -n "${HOST_SKIP_BUILD:-}" ] || "$here/build.sh"
 
 mkdir -p "$STATE"/{pki,logs,pids,etcd,containerd,kubelet,pod-logs,cni/net.d,cni/ipam,cni/cache,volumes}
 chmod 700 "$STATE"
@@ -249,6 +249,15 @@ start kube-proxy "$K8S_BIN/kube-proxy" --config "$STATE/kube-proxy.yaml" --v 1
 wait_for "node $HOST_NODE_NAME" 120 bash -c \
   "'$K8S_BIN/kubectl' --kubeconfig '$STATE/admin.kubeconfig' get node '$HOST_NODE_NAME' -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}' | grep -qx True"
 
+# kubeconfig context for kubectl, helm and ray101, as kind does.
+mkdir -p "$(dirname "$KUBECONFIG_FILE")"
+k=("$K8S_BIN/kubectl" --kubeconfig "$KUBECONFIG_FILE")
+"${k[@]}" config set-cluster "$CONTEXT" --server "https://$HOST_IP:$HOST_API_PORT" \
+  --certificate-authority "$PKI/ca.crt" --embed-certs >/dev/null
+"${k[@]}" config set-credentials "$CONTEXT" --client-certificate "$PKI/admin.crt" --client-key "$PKI/admin.key" --embed-certs >/dev/null
+"${k[@]}" config set-context "$CONTEXT" --cluster "$CONTEXT" --user "$CONTEXT" >/dev/null
+"${k[@]}" config use-context "$CONTEXT" >/dev/null
+
 # 5. add-ons: CoreDNS, storage
 sed -e "s|@DNS_IP@|$HOST_DNS_IP|g" -e "s|@COREDNS_IMAGE@|$COREDNS_IMAGE|g" "$here/coredns.yaml" | kubectl_ apply -f - >/dev/null
 kubectl_ apply -f "$here/storage.yaml" >/dev/null
@@ -261,12 +270,4 @@ done
 kubectl_ -n kube-system rollout status deployment/coredns --timeout 180s >/dev/null \
   || die "CoreDNS did not start (kubectl -n kube-system describe pod -l k8s-app=kube-dns)"
 
-# kubeconfig context for kubectl, helm and ray101, as kind does.
-mkdir -p "$(dirname "$KUBECONFIG_FILE")"
-k=("$K8S_BIN/kubectl" --kubeconfig "$KUBECONFIG_FILE")
-"${k[@]}" config set-cluster "$CONTEXT" --server "https://$HOST_IP:$HOST_API_PORT" \
-  --certificate-authority "$PKI/ca.crt" --embed-certs >/dev/null
-"${k[@]}" config set-credentials "$CONTEXT" --client-certificate "$PKI/admin.crt" --client-key "$PKI/admin.key" --embed-certs >/dev/null
-"${k[@]}" config set-context "$CONTEXT" --cluster "$CONTEXT" --user "$CONTEXT" >/dev/null
-"${k[@]}" config use-context "$CONTEXT" >/dev/null
 echo "host cluster is up: node $HOST_NODE_NAME, context $CONTEXT in $KUBECONFIG_FILE (state: $STATE)"

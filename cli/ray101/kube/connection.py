@@ -16,18 +16,24 @@ from ray101.kube.token import read_token
 from ray101.models import Connection, Target
 
 
+# What the jobs import beyond Ray: ray101_jobs and pymongo (with bson, gridfs and dnspython).
+JOB_PACKAGES = ("ray101_jobs", "pymongo", "bson", "gridfs", "dns")
+
+
 def jobs_runtime_env() -> dict:
-    """runtime_env shipping ``ray101_jobs`` (and pinned pymongo) to nodes of the stock image.
+    """runtime_env shipping the jobs' packages, as modules, to nodes of the stock image.
 
-    Ray names an uploaded py_module after its folder, which is the package's own.
+    No ``pip``: a pip runtime_env made every node install pymongo on first use, inside the timed
+    cold repetition, and needs the pods to reach a package index. The packages go as plain
+    modules instead, without compiled extensions (``*.so``), so they import on any architecture
+    and Python 3.11 (pymongo and bson fall back to their pure-Python code). Ray names an
+    uploaded py_module after its folder, which is the package's own.
     """
-    from importlib.metadata import version
+    import importlib
 
-    import ray101_jobs
-
-    return {"py_modules": [str(Path(ray101_jobs.__file__).parent)],
-            "excludes": ["__pycache__", "*.pyc"],
-            "pip": [f"pymongo=={version('pymongo')}"]}
+    return {"py_modules": [str(Path(importlib.import_module(p).__file__).parent)
+                           for p in JOB_PACKAGES],
+            "excludes": ["__pycache__", "*.pyc", "*.so"]}
 
 
 @contextlib.contextmanager

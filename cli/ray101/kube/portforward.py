@@ -121,15 +121,18 @@ class Forwarder:
 
 
 def bridge(local: Stream, remote: Stream, stop: threading.Event | None = None) -> bool:
-    """Copy bytes both ways until both sides are done; True if ``remote`` sent anything.
+    """Copy bytes both ways until the remote side is done; True if ``remote`` sent anything.
 
-    An end of stream from one side is passed on as a half-close (``shutdown(SHUT_WR)``) of the
-    other, so a client may stop sending and still read the whole answer.
+    The remote's end of stream reaches the local client as a half-close (``shutdown(SHUT_WR)``),
+    so it still may send. The local client's end of stream is NOT passed on: the Kubernetes
+    client's portforward closes the whole stream when its socket reads end of stream, which would
+    drop the answer to a client that half-closes after its request. The bridge then only relays
+    the answer, until the remote closes or the client is gone.
     """
     answered = False
     peers = {local: remote, remote: local}
     reading = [local, remote]
-    while reading and (stop is None or not stop.is_set()):
+    while remote in reading and (stop is None or not stop.is_set()):
         try:
             readable, _, _ = select.select(reading, [], [], 0.5)
         except (OSError, ValueError):  # a side was closed under us
@@ -143,13 +146,9 @@ def bridge(local: Stream, remote: Stream, stop: threading.Event | None = None) -
                 if sock is remote and not answered:
                     return False  # refused or dropped: let the caller say why before closing
                 reading.remove(sock)
-                half_close = getattr(peers[sock], "shutdown", None)  # a Stream may not have one
-                if half_close is None:
-                    return answered
-                try:
-                    half_close(socket.SHUT_WR)
-                except OSError:
-                    return answered
+                if sock is remote:  # a Stream may not have shutdown()
+                    with contextlib.suppress(OSError, AttributeError):
+                        local.shutdown(socket.SHUT_WR)  # type: ignore[attr-defined]
                 continue
             if sock is remote:
                 answered = True
