@@ -158,8 +158,8 @@ def test_start_twice_starts_one_server_and_stop_stops_it(mongo_uri, mongo_env):
     first = json.loads(run("mongo", "start", "--port", port, "--json").output)
     second = json.loads(run("mongo", "start", "--port", port, "--json").output)
     assert first["pid"] == second["pid"] and second["running"]
-    procs = subprocess.run(["pgrep", "-f", f"listen-addr=127.0.0.1:{port}"], capture_output=True, text=True)
-    assert procs.stdout.split() == [str(first["pid"])]
+    found = subprocess.run(["pgrep", "-f", f"listen-addr=127.0.0.1:{port}"], capture_output=True, text=True)
+    assert found.stdout.split() == [str(first["pid"])]
 
     result = run("mongo", "stop")
     assert result.exit_code == 0 and f"stopped pid {first['pid']}" in result.output
