@@ -152,7 +152,7 @@ def wait_ready(plan: Plan, cluster: str, token: str, timeout: float = 120.0) -> 
             if not node_alive(node):
                 raise Ray101Error(
                     f"Ray node {node.name} exited during start-up; see its log: {node.log}: "
-                    f"{procs.log_tail(Path(node.log), 2)}"
+                    f"{procs.log_tail(node.log, 2)}"
                 )
         seen = clusterhttp.alive_nodes(url, token)
         if seen is not None and len(seen) >= want:
@@ -246,7 +246,7 @@ def wait_for_node(plan: Plan, node: Node, token: str, timeout: float = 90.0) -> 
     while time.time() < deadline:
         if not node_alive(node):
             raise Ray101Error(f"Ray node {node.name} exited during start-up; see {node.log}: "
-                              f"{procs.log_tail(Path(node.log), 2)}")
+                              f"{procs.log_tail(node.log, 2)}")
         rows = clusterhttp.alive_node_rows(url, token) or []
         if any(r["node_id"] not in before and r["node_ip"] == node.ip for r in rows):
             return

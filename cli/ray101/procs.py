@@ -44,10 +44,12 @@ def alive(pid: int | None, binary: str | None = None) -> bool:
     return True
 
 
-def log_tail(path: Path, lines: int = 1) -> str:
+def log_tail(path: str | Path | None, lines: int = 1) -> str:
     """The last ``lines`` lines a process wrote to its log, on one line (for error messages)."""
+    if path is None:
+        return ""
     try:
-        text = path.read_text(errors="replace").strip().splitlines()
+        text = Path(path).read_text(errors="replace").strip().splitlines()
     except OSError:
         return ""
     return " | ".join(line.strip() for line in text[-lines:])[:300]
