@@ -65,6 +65,13 @@ def wait_for(what: str, check, timeout: float, every: float = 0.3):
     raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
 
 
+def _interruptible() -> None:
+    """In the child, before exec: SIGINT does what Ctrl-C does, even when the suite itself was
+    started with SIGINT ignored (as a shell starts a background job, `make test &`); Python
+    raises KeyboardInterrupt only when SIGINT is not ignored at its start."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 class Background:
     """`ray101 ARGS` running in a subprocess, its output going to files we can read meanwhile."""
 
@@ -75,7 +82,8 @@ class Background:
         self._out = open(self.dir / "stdout", "w")
         self._err = open(self.dir / "stderr", "w")
         self.proc = subprocess.Popen([*RAY101, *args], stdout=self._out, stderr=self._err,
-                                     stdin=subprocess.DEVNULL, env=lab.env, cwd=REPO)
+                                     stdin=subprocess.DEVNULL, env=lab.env, cwd=REPO,
+                                     preexec_fn=_interruptible)
         self._recorded = False
 
     @property
