@@ -37,8 +37,8 @@ def _client_class() -> type[JobSubmissionClient]:
     from ray._private.authentication.http_token_authentication import (
         format_authentication_http_error,
     )
-    from ray.job_submission import JobSubmissionClient
     from ray.exceptions import AuthenticationError
+    from ray.job_submission import JobSubmissionClient
 
     class TimedClient(JobSubmissionClient):
         """JobSubmissionClient whose requests share one keep-alive session (the SDK opens a new

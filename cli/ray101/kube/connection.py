@@ -15,7 +15,6 @@ from ray101.kube.readiness import ReadyProgress, wait_ready
 from ray101.kube.token import read_token
 from ray101.models import Connection, Target
 
-
 # What the jobs import beyond Ray: ray101_jobs and pymongo (with bson, gridfs and dnspython).
 JOB_PACKAGES = ("ray101_jobs", "pymongo", "bson", "gridfs", "dns")
 
@@ -31,7 +30,7 @@ def jobs_runtime_env() -> dict:
     """
     import importlib
 
-    return {"py_modules": [str(Path(importlib.import_module(p).__file__).parent)
+    return {"py_modules": [str(Path(importlib.import_module(p).__path__[0]))
                            for p in JOB_PACKAGES],
             "excludes": ["__pycache__", "*.pyc", "*.so"]}
 
