@@ -32,9 +32,9 @@ def test_bad_input_is_one_error_line_never_a_traceback(lab, args, code, line):
 
 
 def test_serve_call_on_a_cluster_without_the_app_says_how_to_deploy_it(lab):
-    # Deploy and delete the echo app: Serve stays up on local-single, /echo is gone.
+    # Deploy and delete the echo app (keep=false, the default): nothing serves /echo any more.
     lab.cli("run", "serve-echo", "--cluster", "local-single", "-p", "calls=1",
-            "-p", "shutdown=true", "-q", check=True)
+            "-p", "keep=false", "-q", check=True)
     proc = lab.cli("serve", "call", "--cluster", "local-single", "--data", "x")
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
