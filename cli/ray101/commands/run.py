@@ -102,7 +102,7 @@ def run_cmd(workloads: tuple[str, ...], cluster: str, repeat: int, params: tuple
     except KeyboardInterrupt:
         sys.exit(130)
     if as_json:
-        print_json(entries if len(entries) > 1 else entries[0])
+        print_json(entries)
     else:
         for entry in entries:
             if entry["status"] == "SUCCEEDED":
