@@ -237,8 +237,10 @@ class JobsAPI:
         on_log: Callable[[str], None] | None = None,
         timeout: float | None = None,
         started: float | None = None,
+        on_status: Callable[[str, str, float], None] | None = None,
     ) -> JobOutcome:
-        """Poll until the job ends, passing new log text to ``on_log``.
+        """Poll until the job ends, passing new log text to ``on_log`` and, on every poll,
+        ``(job_id, status, seconds since started)`` to ``on_status``.
 
         At ``timeout`` seconds the job is stopped and reported STOPPED (deadline reached).
         """
@@ -250,6 +252,8 @@ class JobsAPI:
         while True:
             info = self.info(job_id)
             status = str(getattr(info.status, "value", info.status))
+            if on_status is not None:
+                on_status(job_id, status, time.monotonic() - started)
             if on_log is not None:
                 text = self.logs(job_id)
                 if len(text) > shown:
