@@ -99,6 +99,29 @@ def job_name(workload: str, cluster: str, topology: str, repeat: str | None = No
     return name + (f", repeat {repeat})" if repeat else ")")
 
 
+_warned: set[str] = set()
+
+
+def version_mismatch(cluster: str, cluster_ray: str | None) -> str | None:
+    """One line when the cluster runs another Ray than this client (the classic KubeRay trap)."""
+    import ray
+
+    if not cluster_ray or cluster_ray == ray.__version__:
+        return None
+    return (f"Warning: cluster {cluster} runs Ray {cluster_ray}, this client Ray {ray.__version__}; "
+            "jobs and the dashboard may misbehave (use the same Ray on both)")
+
+
+def warn_on_version_mismatch(cluster: str, cluster_ray: str | None) -> None:
+    """Print :func:`version_mismatch` on stderr, once per cluster and process."""
+    line = version_mismatch(cluster, cluster_ray)
+    if line and cluster not in _warned:
+        import click
+
+        _warned.add(cluster)
+        click.echo(line, err=True)
+
+
 class JobsAPI:
     """One cluster's Jobs API, reached through ``conn``."""
 
@@ -115,6 +138,8 @@ class JobsAPI:
             self._client = self._call(
                 lambda: _client_class()(self.url, headers=self.conn.headers), "connect"
             )
+            warn_on_version_mismatch(self.conn.target.name,
+                                     getattr(self._client, "_server_ray_version", None))
         return self._client
 
     def _call(self, fn: Callable[[], Any], what: str) -> Any:
