@@ -12,7 +12,7 @@ RESULTS ?= results
 # outside a checkout, is ~/.cache/ray101/tools).
 export RAY101_TOOLS ?= $(CURDIR)/.tools
 
-.PHONY: help venv mongo-server demo down test-fast test lint bench clean
+.PHONY: help venv mongo-server demo down test-fast test lint bench readme clean
 
 help: ## Show the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -55,6 +55,9 @@ lint: venv ## ruff (style, imports, bugbear) and mypy (types; None misuse in cli
 
 bench: venv mongo-server ## Run the benchmarks and write docs/performance.md
 	$(VENV)/bin/python -m bench
+
+readme: venv ## Regenerate README.md's CLI reference and --json table from the CLI (cog)
+	$(VENV)/bin/cog -r README.md
 
 clean: ## Remove the virtualenv, installed tools and results (run `make down` first)
 	rm -rf $(VENV) .tools $(RESULTS)
