@@ -74,7 +74,7 @@ class Steps:
             text = text.strip()
             width = max(10, self.console.width - len(self._title) - 20)
             if len(text) > width:
-                text = "…" + text[-width + 1:]
+                text = text[:width - 1] + "…"
             self._progress.update(self._task, description=f"{self._title} [dim]{escape(text)}[/]")
 
 
