@@ -289,7 +289,7 @@ class JobsAPI:
             if timeout is not None and time.monotonic() - started > timeout and not deadline_hit:
                 deadline_hit = True
                 self.stop(job_id)
-                self._wait_terminal(job_id, 15.0)
+                self.wait_terminal(job_id, 15.0)
                 continue
             time.sleep(self.poll_s)
         logs = self.logs(job_id)
@@ -309,13 +309,16 @@ class JobsAPI:
             deadline_hit=deadline_hit,
         )
 
-    def _wait_terminal(self, job_id: str, seconds: float) -> str:
-        end = time.monotonic() + seconds
+    def wait_terminal(self, job_id: str, seconds: float,
+                      on_status: Callable[[str, str, float], None] | None = None) -> str:
+        """Poll until the job ends or ``seconds`` pass; returns its last status."""
+        started = time.monotonic()
         status = ""
-        while time.monotonic() < end:
+        while True:
             info = self.info(job_id)
             status = str(getattr(info.status, "value", info.status))
-            if status in TERMINAL:
-                break
+            if on_status is not None:
+                on_status(job_id, status, time.monotonic() - started)
+            if status in TERMINAL or time.monotonic() - started >= seconds:
+                return status
             time.sleep(self.poll_s)
-        return status
