@@ -37,10 +37,10 @@ def test_every_command_with_json_is_documented():
 
     def walk(group, path=()):
         for name, cmd in group.commands.items():
+            if any(p.name == "as_json" for p in cmd.params):  # a group may print, as `runs`
+                yield " ".join(path + (name,))
             if isinstance(cmd, click.Group):
                 yield from walk(cmd, path + (name,))
-            elif any(p.name == "as_json" for p in cmd.params):
-                yield " ".join(path + (name,))
 
     assert sorted(walk(cli)) == sorted(SHAPES)
 
@@ -49,6 +49,10 @@ def test_one_workload_or_several_run_prints_a_list(lab):
     one = _json(lab, "run", "actor-counter", "--cluster", SINGLE, "-p", "count=3")
     assert_shape("run", one)
     assert len(one) == 1
+    shown = _json(lab, "runs", "show", one[0]["run_id"])
+    assert_shape("runs show", shown)
+    assert [e["job_id"] for e in shown["runs"]] == [e["job_id"] for e in one]
+    assert_shape("runs", _json(lab, "runs"))
     two = _json(lab, "run", "actor-counter", "task-dependencies", "--cluster", SINGLE,
                 "-p", "seconds=0")
     assert_shape("run", two)

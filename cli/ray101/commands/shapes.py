@@ -35,6 +35,10 @@ SHAPES: dict[str, tuple[str, tuple[str, ...], str]] = {
                              "token_secret", "login", "port_forward", "token"),
                   "token is null unless --show-token; with port_forward true the command stays "
                   "in the foreground until Ctrl-C"),
+    "runs": ("list", ("run_id", "kind", "jobs", "succeeded", "workloads", "clusters",
+                      "consistent"), "one object per recorded run or comparison, oldest first"),
+    "runs show": ("object", ("run_id", "runs"),
+                  "runs: the recorded job entries; a comparison is what compare.json holds"),
     "serve call": ("object", ("status", "body"), ""),
     "local status": ("object", ("running", "clusters"), "netns, subnet, bridge, cpus_per_node too while running"),
     "mongo install": ("object", ("kind", "path", "version"), ""),
