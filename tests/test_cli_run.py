@@ -99,15 +99,9 @@ def test_stop_no_wait_returns_once_requested(lab):
 
 
 def wait_for_status(lab, job_id: str, cluster: str, wanted: set[str], seconds: float = 60) -> str:
-    deadline = time.time() + seconds
-    status = None
-    while time.time() < deadline:
-        status = json.loads(lab.cli("jobs", "status", job_id, "--cluster", cluster, "--json",
-                                    check=True).stdout)["status"]
-        if status in wanted:
-            return status
-        time.sleep(0.3)
-    raise AssertionError(f"{job_id} still {status} after {seconds:g} s, not {wanted}")
+    wait_for(f"{job_id} to be {' or '.join(sorted(wanted))}",
+             lambda: job_status(lab, cluster, job_id) in wanted, seconds)
+    return job_status(lab, cluster, job_id)
 
 
 def test_serve_call_reaches_the_echo_app_the_workload_left_up(lab):

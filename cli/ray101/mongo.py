@@ -187,11 +187,12 @@ def install_script() -> Path:
     return Path(__file__).resolve().parent / "scripts" / "install-ferretdb.sh"
 
 
-def _run_streaming(cmd: list[str], env: dict, on_output: Callable[[str], None] | None) -> tuple[int, str]:
+def _run_streaming(cmd: list[str], env: dict, on_output: Callable[[str], object] | None) -> tuple[int, str]:
     """Run ``cmd``, passing each line it prints to ``on_output``; returns (exit code, last line)."""
     last = "no output"
     with subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, text=True, bufsize=1) as proc:
+        assert proc.stdout is not None  # stdout=PIPE
         try:
             for line in proc.stdout:
                 if line.strip():
@@ -204,7 +205,7 @@ def _run_streaming(cmd: list[str], env: dict, on_output: Callable[[str], None] |
     return proc.returncode, last
 
 
-def install(force: bool = False, on_output: Callable[[str], None] | None = None) -> dict:
+def install(force: bool = False, on_output: Callable[[str], object] | None = None) -> dict:
     """Locate (or, for FerretDB, build) the local server binary: ``{"kind", "path", "version"}``.
 
     A build takes minutes on a cold Go cache: ``on_output`` hears each line it prints (go build
@@ -280,7 +281,7 @@ def _record_alive(rec: dict | None) -> TypeGuard[dict]:
 
 
 def ensure_running(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, timeout: float = START_TIMEOUT,
-                   on_output: Callable[[str], None] | None = None) -> str:
+                   on_output: Callable[[str], object] | None = None) -> str:
     """Start the local server on ``host:port`` unless ours already answers there; return its URI.
 
     With ``RAY101_MONGO_URI`` set, only checks that the external server answers. A recorded server

@@ -10,9 +10,14 @@ nothing at all.
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import Progress, TaskID
 
 
-def _stderr_console():
+def _stderr_console() -> Console:
     from rich.console import Console
 
     return Console(stderr=True, highlight=False)
@@ -29,11 +34,11 @@ class Steps:
         self.console = _stderr_console()
         self.quiet = quiet
         self.live = not quiet and self.console.is_terminal
-        self._progress = None
-        self._task = None
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
         self._title = ""
 
-    def __enter__(self) -> "Steps":
+    def __enter__(self) -> Steps:
         if self.live:
             from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -44,13 +49,13 @@ class Steps:
             self._progress.start()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: Any) -> None:
         self._finish()
         if self._progress is not None:
             self._progress.stop()
 
     def _finish(self) -> None:
-        if self._task is not None:
+        if self._progress is not None and self._task is not None:
             self._progress.update(self._task, description=self._title, completed=1)
             self._task = None
 
@@ -64,11 +69,12 @@ class Steps:
 
         self._finish()
         self._title = escape(message)
-        self._task = self._progress.add_task(self._title, total=1)
+        if self._progress is not None:
+            self._task = self._progress.add_task(self._title, total=1)
 
     def detail(self, text: str) -> None:
         """The running step's latest detail (e.g. the build's last line); terminals only."""
-        if self.live and self._task is not None:
+        if self.live and self._progress is not None and self._task is not None:
             from rich.markup import escape
 
             text = text.strip()
@@ -89,13 +95,13 @@ class JobWait:
         self.console = _stderr_console()
         self.live = not quiet and self.console.is_terminal
         self.label = label
-        self._progress = None
-        self._task = None
+        self._progress: Progress | None = None
+        self._task: TaskID | None = None
 
-    def __enter__(self) -> "JobWait":
+    def __enter__(self) -> JobWait:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: Any) -> None:
         self.stop()
 
     def stop(self) -> None:
@@ -113,12 +119,13 @@ class JobWait:
             from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
             # The job's log goes to stdout: keep it above this line when both are the terminal.
-            self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"),
-                                      TimeElapsedColumn(), console=self.console,
-                                      transient=True, redirect_stdout=sys.stdout.isatty(),
-                                      redirect_stderr=False)
-            self._progress.start()
-            self._task = self._progress.add_task(text, total=None)
-        self._progress.update(self._task, description=text)
+            progress = Progress(SpinnerColumn(), TextColumn("{task.description}"),
+                                TimeElapsedColumn(), console=self.console, transient=True,
+                                redirect_stdout=sys.stdout.isatty(), redirect_stderr=False)
+            progress.start()
+            self._progress = progress
+            self._task = progress.add_task(text, total=None)
+        if self._task is not None:
+            self._progress.update(self._task, description=text)
         if status in ("SUCCEEDED", "FAILED", "STOPPED"):
             self.stop()

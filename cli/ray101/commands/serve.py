@@ -8,9 +8,10 @@ import sys
 import click
 
 from ray101.commands.options import cluster_option, json_option, print_json
+from ray101.models import Target
 
 
-def dashboard_info(target, url: str, forwarding: bool, token: str | None) -> dict:
+def dashboard_info(target: Target, url: str, forwarding: bool, token: str | None) -> dict:
     """What `ray101 dashboard` prints: the URLs, and how to log in (the token only if asked)."""
     dialog = "the dashboard's 'Authentication Token Required' dialog"
     if target.auth != "token":
