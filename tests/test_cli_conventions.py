@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import ray
 
-from conftest import REPO
+from bench.lab import REPO
 
 
 class FakeRayHead:

@@ -244,7 +244,7 @@ def test_dashboard_says_how_to_log_in_and_shows_the_token_only_when_asked(lab):
     # Not through lab.cli: its transcript is searched for leaked tokens at the end.
     import subprocess
 
-    from conftest import RAY101, REPO
+    from bench.lab import RAY101, REPO
 
     asked = subprocess.run([*RAY101, "dashboard", "--cluster", "local-multi", "--json",
                             "--show-token"], capture_output=True, text=True, env=lab.env,
