@@ -44,7 +44,7 @@ def print_table(data: dict, tail: str) -> None:
 @click.option("--repeat", "-n", type=int, default=3, show_default=True,
               help="Repetitions per job: the first is cold, the rest warm.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default="results",
-              show_default=True, help="Folder for compare.json, compare.md, compare.png.")
+              show_default=True, help="Folder for compare.json, .md, .png and .html.")
 @click.option("--timeout", type=float, default=600, show_default=True, metavar="S",
               help="Stop any one job after S seconds.")
 @json_option
