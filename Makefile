@@ -21,7 +21,8 @@ help: ## Show the targets
 $(VENV)/.installed: pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e ".[test]"
+	@echo "Installing ray101 and its dependencies into $(VENV) (Ray is large: a minute or two)"
+	$(VENV)/bin/pip install --progress-bar on -e ".[test]"
 	touch $@
 
 venv: $(VENV)/.installed ## Create .venv with ray101 (Ray 2.60.0 pinned) and the test tools
