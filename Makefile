@@ -12,7 +12,7 @@ RESULTS ?= results
 # outside a checkout, is ~/.cache/ray101/tools).
 export RAY101_TOOLS ?= $(CURDIR)/.tools
 
-.PHONY: help venv mongo-server demo down test-fast test lint bench clean
+.PHONY: help venv mongo-server demo down test-fast test lint bench readme clean
 
 help: ## Show the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -21,7 +21,8 @@ help: ## Show the targets
 $(VENV)/.installed: pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e ".[test]"
+	@echo "Installing ray101 and its dependencies into $(VENV) (Ray is large: a minute or two)"
+	$(VENV)/bin/pip install --progress-bar on -e ".[test]"
 	touch $@
 
 venv: $(VENV)/.installed ## Create .venv with ray101 (Ray 2.60.0 pinned) and the test tools
@@ -55,6 +56,9 @@ lint: venv ## ruff (style, imports, bugbear) and mypy (types; None misuse in cli
 
 bench: venv mongo-server ## Run the benchmarks and write docs/performance.md
 	$(VENV)/bin/python -m bench
+
+readme: venv ## Regenerate README.md's CLI reference and --json table from the CLI (cog)
+	$(VENV)/bin/cog -r README.md
 
 clean: ## Remove the virtualenv, installed tools and results (run `make down` first)
 	rm -rf $(VENV) .tools $(RESULTS)

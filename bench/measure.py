@@ -314,7 +314,7 @@ def mongo_sweep(lab: Lab, sizes: list[int], ks: list[int], cluster: str, budget_
             if k is not None:
                 args += ["-p", f"actors={k}"]
             out = lab.cli(*args, timeout=max(120, left))
-            entry = out.json() or {}
+            entry = (out.json() or [{}])[0]  # run --json: a list, one entry per workload
             runtimes = entry.get("runtimes_s") or []
             runs.append({
                 "workload": workload, "actors": k, "command": out.command,

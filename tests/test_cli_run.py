@@ -18,7 +18,7 @@ def test_run_prints_the_job_log_and_a_result(lab):
 def test_run_json_returns_the_recorded_entry(lab):
     proc = lab.cli("run", "actor-counter", "--cluster", "local-multi", "--repeat", "3", "--json")
     assert proc.returncode == 0, proc.stderr
-    entry = json.loads(proc.stdout)
+    [entry] = json.loads(proc.stdout)  # always a list, one entry per workload
     assert entry["status"] == "SUCCEEDED"
     assert entry["output"] == [0, 1, 3, 6, 10]
     assert len(entry["runtimes_s"]) == 3
@@ -72,16 +72,36 @@ def test_submit_returns_at_once_and_jobs_commands_follow_it(lab):
     assert gone.returncode == 1 and "no such job" in gone.stderr
 
 
-def test_stop_ends_a_running_job(lab):
+def test_stop_waits_until_the_job_has_stopped(lab):
     proc = lab.cli("submit", "sequential-retrieve", "--cluster", "local-single", "-p",
                    "seconds=20", "--json", check=True)
     job_id = json.loads(proc.stdout)["job_id"]
-    wait_for("the job to run", lambda: job_status(lab, "local-single", job_id) == "RUNNING", 60)
+    wait_for_status(lab, job_id, "local-single", {"RUNNING"})
     stop = lab.cli("jobs", "stop", job_id, "--cluster", "local-single", check=True)
-    assert "stop requested" in stop.stdout
-    wait_for("the job to end", lambda: job_status(lab, "local-single", job_id)
-             in ("STOPPED", "FAILED", "SUCCEEDED"), 60, every=0.5)
-    assert job_status(lab, "local-single", job_id) == "STOPPED"
+    assert stop.stdout.strip() == f"{job_id}: STOPPED"  # returned only once it had ended
+    status = json.loads(lab.cli("jobs", "status", job_id, "--cluster", "local-single",
+                                "--json", check=True).stdout)["status"]
+    assert status == "STOPPED"
+
+
+def test_stop_no_wait_returns_once_requested(lab):
+    proc = lab.cli("submit", "sequential-retrieve", "--cluster", "local-single", "-p",
+                   "seconds=20", "--json", check=True)
+    job_id = json.loads(proc.stdout)["job_id"]
+    wait_for_status(lab, job_id, "local-single", {"RUNNING"})
+    stop = json.loads(lab.cli("jobs", "stop", job_id, "--cluster", "local-single",
+                              "--no-wait", "--json", check=True).stdout)
+    assert stop["stop_requested"] is True and stop["job_id"] == job_id
+    assert wait_for_status(lab, job_id, "local-single", {"STOPPED", "FAILED", "SUCCEEDED"}) \
+        == "STOPPED"
+    again = lab.cli("jobs", "stop", job_id, "--cluster", "local-single", check=True)
+    assert again.stdout.strip() == f"{job_id}: already finished (STOPPED)"
+
+
+def wait_for_status(lab, job_id: str, cluster: str, wanted: set[str], seconds: float = 60) -> str:
+    wait_for(f"{job_id} to be {' or '.join(sorted(wanted))}",
+             lambda: job_status(lab, cluster, job_id) in wanted, seconds)
+    return job_status(lab, cluster, job_id)
 
 
 def test_serve_call_reaches_the_echo_app_the_workload_left_up(lab):
@@ -105,7 +125,7 @@ def test_cluster_accepts_a_jobs_api_url_with_the_token_file(lab):
     proc = lab.cli("run", "actor-counter", "--cluster", url, "--json",
                    env={"RAY101_TOKEN_FILE": str(lab.home / "auth_token")})
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout)["output"] == [0, 1, 3, 6, 10]
+    assert json.loads(proc.stdout)[0]["output"] == [0, 1, 3, 6, 10]
 
 
 def test_a_client_without_the_token_gets_a_clear_error(lab):
@@ -182,3 +202,52 @@ def test_bad_input_gets_one_exact_line_and_exit_1(lab, args, message):
     assert proc.stderr.strip() == message
     assert "Traceback" not in proc.stderr + proc.stdout
     assert "Submitted" not in proc.stderr  # checked before anything is submitted
+
+
+def test_dashboard_port_holds_its_forward_until_ctrl_c(lab):
+    import signal
+    import socket
+    import urllib.request
+
+    from test_faults_common import Background, wait_for
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    dash = Background(lab, "dashboard", "--cluster", "local-multi", "--port", str(port), "--json")
+    try:
+        wait_for("the port-forward", lambda: "Port-forward open" in dash.stderr, 60)
+        info = json.loads(dash.stdout)
+        assert info["dashboard"] == f"http://127.0.0.1:{port}" and info["port_forward"] is True
+        assert info["token"] is None and lab.token() not in dash.stdout + dash.stderr
+        request = urllib.request.Request(f"{info['dashboard']}/api/version",
+                                         headers={"Authorization": f"Bearer {lab.token()}"})
+        with urllib.request.urlopen(request, timeout=10) as resp:
+            assert json.loads(resp.read())["ray_version"]
+        busy = lab.cli("dashboard", "--cluster", "local-multi", "--port", str(port))
+        assert busy.returncode == 1
+        assert busy.stderr.count("\n") == 1 and busy.stderr.endswith(
+            "Address already in use (choose another --port)\n"), busy.stderr
+        dash.signal(signal.SIGINT)
+        assert dash.wait(30) == 0
+    finally:
+        dash.kill()
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/api/version", timeout=5)
+
+
+def test_dashboard_says_how_to_log_in_and_shows_the_token_only_when_asked(lab):
+    plain = lab.cli("dashboard", "--cluster", "local-multi", check=True)
+    token_file = str(lab.home / "auth_token")
+    assert f"Log in: paste the token from {token_file}" in plain.stdout
+    assert lab.token() not in plain.stdout + plain.stderr
+    # Not through lab.cli: its transcript is searched for leaked tokens at the end.
+    import subprocess
+
+    from bench.lab import RAY101, REPO
+
+    asked = subprocess.run([*RAY101, "dashboard", "--cluster", "local-multi", "--json",
+                            "--show-token"], capture_output=True, text=True, env=lab.env,
+                           cwd=REPO, timeout=60, check=True)
+    shown = json.loads(asked.stdout)
+    assert shown["token"] == lab.token() and shown["token_file"] == token_file

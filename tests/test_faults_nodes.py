@@ -10,6 +10,7 @@ import pytest
 
 from conftest import needs_netns
 from test_faults_common import Background, node, restore, wait_for
+from test_json_shapes import assert_shape
 
 MULTI = "local-multi"
 
@@ -28,7 +29,7 @@ def _entry(lab, job_id: str) -> dict:
 def test_a_worker_killed_during_parallel_retrieve_costs_time_not_the_result(lab):
     clean = lab.cli("run", "parallel-retrieve", "--cluster", MULTI, "-p", "items=12",
                     "-p", "seconds=0", "--json", check=True)
-    expected = json.loads(clean.stdout)["output"]
+    expected = json.loads(clean.stdout)[0]["output"]
     run = Background(lab, "run", "parallel-retrieve", "--cluster", MULTI, "-p", "items=12",
                      "-p", "seconds=4", "--repeat", "2")
     try:
@@ -36,6 +37,7 @@ def test_a_worker_killed_during_parallel_retrieve_costs_time_not_the_result(lab)
         run.wait_output("== parallel-retrieve on 3 node(s)")
         kill = lab.cli("chaos", "kill-node", "--cluster", MULTI, "--json", check=True)
         killed = json.loads(kill.stdout)
+        assert_shape("chaos kill-node", killed)
         assert killed["node"].startswith("local-multi-w") and killed["action"] == "SIGKILL"
         assert run.wait(240) == 0, run.stderr
         entry = _entry(lab, job_id)
@@ -82,10 +84,11 @@ def test_a_short_partition_is_harmless(lab):
         proc = lab.cli("chaos", "partition", "--cluster", MULTI, "--node", worker["name"],
                        "--seconds", "5", "--json", check=True)
         info = json.loads(proc.stdout)
+        assert_shape("chaos partition", info)
         assert info["in_ray_after"] is True and info["interrupted"] is False
         after = lab.cli("run", "task-dependencies", "--cluster", MULTI, "-p", "tasks=6",
                         "-p", "seconds=0.5", "--json", check=True)
-        assert json.loads(after.stdout)["output"] == 30
+        assert json.loads(after.stdout)[0]["output"] == 30
         assert worker["name"] in [n["name"] for n in _alive_workers(lab)]
     finally:
         restore(lab)

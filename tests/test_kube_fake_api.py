@@ -365,24 +365,56 @@ def test_token_errors_never_show_the_token(fake):
 
 def test_cli_commands_on_k8s_cluster_of_fake_api_server_send_the_token_and_never_print_it(fake, ray_head):
     outputs = []
-    for args in (["dashboard", "--cluster", "k8s-multi", "--json"],
-                 ["jobs", "list", "--cluster", "k8s-multi", "--json"],
+    for args in (["jobs", "list", "--cluster", "k8s-multi", "--json"],
                  ["serve", "call", "--cluster", "k8s-multi", "--data", "Hello"],
                  ["clusters"], ["clusters", "--json"]):
         result, output = invoke(*args)
         assert result.exit_code == 0, output
         outputs.append(output)
-    info = json.loads(outputs[0])
-    assert info["token_secret"] == "ray101/ray101-ray-auth" and info["token_file"] is None
-    assert info["dashboard"].startswith("http://127.0.0.1:")
-    assert json.loads(outputs[1]) == []
-    assert json.loads(outputs[2]) == {"echo": "Hello"}
+    assert json.loads(outputs[0]) == []
+    assert json.loads(outputs[1]) == {"echo": "Hello"}
     assert ray_head.auth_headers and set(ray_head.auth_headers[:2]) == {f"Bearer {TOKEN}"}
     streams = forwarded(fake)
     assert {p.split("?")[0] for p in streams} == {
         "/api/v1/namespaces/ray101/pods/ray101-multi-head-x7k2p/portforward"}
     assert {p.split("ports=")[1] for p in streams} == {"8265", "8000"}
     assert all(TOKEN not in o for o in outputs)
+
+
+def test_dashboard_json_on_k8s_keeps_its_port_forward_until_ctrl_c(fake, ray_head):
+    """The real CLI in a subprocess (it stays in the foreground): the URL it printed answers
+    while it runs, on the fixed --port, and Ctrl-C closes it with exit 0."""
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "ray101", "dashboard", "--cluster", "k8s-multi",
+                             "--port", str(port), "--json"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+    try:
+        lines = []
+        while not lines or lines[-1] != "}\n":  # print_json ends with a lone closing brace
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read() if proc.poll() is not None else "stdout closed"
+            lines.append(line)
+        info = json.loads("".join(lines))
+        assert info["port_forward"] is True and info["dashboard"] == f"http://127.0.0.1:{port}"
+        assert info["token_secret"] == "ray101/ray101-ray-auth" and info["token_file"] is None
+        assert info["token"] is None and "kubectl get secret -n ray101 ray101-ray-auth" in info["login"]
+        with urllib.request.urlopen(f"{info['dashboard']}/api/version", timeout=10) as resp:
+            assert json.loads(resp.read())["ray_version"] == "2.60.0"
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) == 0
+        err = proc.stderr.read()
+        assert f"Port-forward open on http://127.0.0.1:{port}" in err and TOKEN not in err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(30)
 
 
 def test_connect_to_fake_api_server_cluster_ships_jobs_package_unless_in_image(fake, ray_head, tmp_path):

@@ -99,6 +99,29 @@ def job_name(workload: str, cluster: str, topology: str, repeat: str | None = No
     return name + (f", repeat {repeat})" if repeat else ")")
 
 
+_warned: set[str] = set()
+
+
+def version_mismatch(cluster: str, cluster_ray: str | None) -> str | None:
+    """One line when the cluster runs another Ray than this client (the classic KubeRay trap)."""
+    import ray
+
+    if not cluster_ray or cluster_ray == ray.__version__:
+        return None
+    return (f"Warning: cluster {cluster} runs Ray {cluster_ray}, this client Ray {ray.__version__}; "
+            "jobs and the dashboard may misbehave (use the same Ray on both)")
+
+
+def warn_on_version_mismatch(cluster: str, cluster_ray: str | None) -> None:
+    """Print :func:`version_mismatch` on stderr, once per cluster and process."""
+    line = version_mismatch(cluster, cluster_ray)
+    if line and cluster not in _warned:
+        import click
+
+        _warned.add(cluster)
+        click.echo(line, err=True)
+
+
 class JobsAPI:
     """One cluster's Jobs API, reached through ``conn``."""
 
@@ -115,6 +138,8 @@ class JobsAPI:
             self._client = self._call(
                 lambda: _client_class()(self.url, headers=self.conn.headers), "connect"
             )
+            warn_on_version_mismatch(self.conn.target.name,
+                                     getattr(self._client, "_server_ray_version", None))
         return self._client
 
     def _call(self, fn: Callable[[], Any], what: str) -> Any:
@@ -237,8 +262,10 @@ class JobsAPI:
         on_log: Callable[[str], None] | None = None,
         timeout: float | None = None,
         started: float | None = None,
+        on_status: Callable[[str, str, float], None] | None = None,
     ) -> JobOutcome:
-        """Poll until the job ends, passing new log text to ``on_log``.
+        """Poll until the job ends, passing new log text to ``on_log`` and, on every poll,
+        ``(job_id, status, seconds since started)`` to ``on_status``.
 
         At ``timeout`` seconds the job is stopped and reported STOPPED (deadline reached).
         """
@@ -250,6 +277,8 @@ class JobsAPI:
         while True:
             info = self.info(job_id)
             status = str(getattr(info.status, "value", info.status))
+            if on_status is not None:
+                on_status(job_id, status, time.monotonic() - started)
             if on_log is not None:
                 text = self.logs(job_id)
                 if len(text) > shown:
@@ -260,7 +289,7 @@ class JobsAPI:
             if timeout is not None and time.monotonic() - started > timeout and not deadline_hit:
                 deadline_hit = True
                 self.stop(job_id)
-                self._wait_terminal(job_id, 15.0)
+                self.wait_terminal(job_id, 15.0)
                 continue
             time.sleep(self.poll_s)
         logs = self.logs(job_id)
@@ -280,13 +309,16 @@ class JobsAPI:
             deadline_hit=deadline_hit,
         )
 
-    def _wait_terminal(self, job_id: str, seconds: float) -> str:
-        end = time.monotonic() + seconds
+    def wait_terminal(self, job_id: str, seconds: float,
+                      on_status: Callable[[str, str, float], None] | None = None) -> str:
+        """Poll until the job ends or ``seconds`` pass; returns its last status."""
+        started = time.monotonic()
         status = ""
-        while time.monotonic() < end:
+        while True:
             info = self.info(job_id)
             status = str(getattr(info.status, "value", info.status))
-            if status in TERMINAL:
-                break
+            if on_status is not None:
+                on_status(job_id, status, time.monotonic() - started)
+            if status in TERMINAL or time.monotonic() - started >= seconds:
+                return status
             time.sleep(self.poll_s)
-        return status

@@ -15,15 +15,20 @@ from ray101.localplan import DEFAULT_SUBNET, MONGO_PORT
 
 def up(cpus: float = 2, workers: int = 2, subnet: str | None = DEFAULT_SUBNET,
        netns: bool | None = None, seed: bool = True, progress: Callable[[str], object] = print,
-       mongo_port: int = MONGO_PORT) -> dict:
-    """Start (or repair) MongoDB and both clusters; starts nothing that already runs."""
+       mongo_port: int = MONGO_PORT, detail: Callable[[str], object] | None = None) -> dict:
+    """Start (or repair) MongoDB and both clusters; starts nothing that already runs.
+
+    ``progress(message)`` hears each step as it begins (network, MongoDB, seeding, each node,
+    each cluster); ``detail(line)`` the output of a long step (a FerretDB build).
+    """
     plan = localcluster.prepare(cpus, workers, subnet, netns, progress)
     host = localcluster.mongo_host(plan)
     progress(f"MongoDB: starting on {host}:{mongo_port}")
-    uri = mongo.ensure_running(host=host, port=mongo_port)
+    uri = mongo.ensure_running(host=host, port=mongo_port, on_output=detail)
     if seed:
         from ray101_jobs import mflix
 
+        progress("MongoDB: loading sample_mflix")
         report = mflix.seed(uri)
         progress(f"MongoDB: sample_mflix seeded ({_seed_summary(report)})")
     started = localcluster.start(plan, uri, progress)

@@ -208,7 +208,9 @@ def mongo_host(plan: Plan) -> str:
 
 def start(plan: Plan, mongo_uri: str | None, progress: Callable[[str], object] = print) -> list[str]:
     """Start (or repair) both clusters of ``plan``, their nodes given ``mongo_uri``; starts
-    nothing that already runs. Returns the names of the nodes it started."""
+    nothing that already runs. Returns the names of the nodes it started.
+
+    ``progress(message)`` hears each node as it starts, and each cluster once it is ready."""
     token = read_token()
     save(plan, {})
     started = []
@@ -219,10 +221,12 @@ def start(plan: Plan, mongo_uri: str | None, progress: Callable[[str], object] =
             for node in nodes:  # a cluster without its head is restarted whole
                 if node.pid:
                     stop_node(node)
-        for node in nodes:
+        for i, node in enumerate(nodes, 1):
             if not node_alive(node):
                 # One node at a time: nodes of a cluster share its temp dir, and raylets that
                 # start together race for the same socket names there.
+                progress(f"{cluster}: starting {node.name} ({node.role}, node {i} of "
+                         f"{len(nodes)}) at {node.ip}")
                 start_node(plan, node, mongo_uri)
                 started.append(node.name)
                 save(plan, {})

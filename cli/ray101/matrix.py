@@ -17,10 +17,12 @@ def run_matrix(
     on_done: Callable[[dict], None] = lambda entry: None,
     timeout: float | None = None,
     on_wait: Callable | None = None,
+    on_status: Callable[[str, str, float], None] | None = None,
 ) -> tuple[list[dict], dict[str, dict]]:
     """Run each workload on each cluster (clusters one after another, so they never compete
     for this machine's cores). Returns the run entries and the clusters' facts.
-    ``on_wait`` hears how a KubeRay cluster's readiness is coming along (``targets.connect``)."""
+    ``on_wait`` hears how a KubeRay cluster's readiness is coming along (``targets.connect``);
+    ``on_status`` hears the running job's status on every poll (``JobsAPI.follow``)."""
     wls = [runner.workload(n) for n in workload_names]
     resolved = [targets.resolve(n) for n in cluster_names]
     runs: list[dict] = []
@@ -31,7 +33,8 @@ def run_matrix(
             api = JobsAPI(conn)
             for wl in wls:
                 on_start(target.name, wl.name)
-                entry, _ = runner.run_on(api, wl, wl.defaults(), repeat, run_id, index, timeout)
+                entry, _ = runner.run_on(api, wl, wl.defaults(), repeat, run_id, index, timeout,
+                                         on_status=on_status)
                 index += 1
                 runs.append(entry)
                 on_done(entry)

@@ -25,7 +25,7 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeGuard
 
@@ -187,8 +187,30 @@ def install_script() -> Path:
     return Path(__file__).resolve().parent / "scripts" / "install-ferretdb.sh"
 
 
-def install(force: bool = False) -> dict:
-    """Locate (or, for FerretDB, build) the local server binary: ``{"kind", "path", "version"}``."""
+def _run_streaming(cmd: list[str], env: dict, on_output: Callable[[str], object] | None) -> tuple[int, str]:
+    """Run ``cmd``, passing each line it prints to ``on_output``; returns (exit code, last line)."""
+    last = "no output"
+    with subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, bufsize=1) as proc:
+        assert proc.stdout is not None  # stdout=PIPE
+        try:
+            for line in proc.stdout:
+                if line.strip():
+                    last = line.strip()
+                    if on_output is not None:
+                        on_output(last)
+        except BaseException:
+            proc.kill()
+            raise
+    return proc.returncode, last
+
+
+def install(force: bool = False, on_output: Callable[[str], object] | None = None) -> dict:
+    """Locate (or, for FerretDB, build) the local server binary: ``{"kind", "path", "version"}``.
+
+    A build takes minutes on a cold Go cache: ``on_output`` hears each line it prints (go build
+    names each package as it compiles it).
+    """
     k = local_kind()
     if k == MONGOD:
         mongod = shutil.which("mongod")
@@ -209,10 +231,11 @@ def install(force: bool = False) -> dict:
             path.unlink()
         env = dict(os.environ, RAY101_TOOLS=str(state.tools_dir()), FERRETDB_VERSION=FERRETDB_VERSION,
                    FERRETDB_LEAK_TRACKER="off")
-        proc = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True)
-        if proc.returncode != 0:
-            tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-            raise Ray101Error(f"building FerretDB {FERRETDB_VERSION} failed ({script}): {tail[0]}")
+        # -v: go build names each package as it compiles it, the build's visible progress.
+        env["GOFLAGS"] = " ".join(filter(None, (env.get("GOFLAGS"), "-v")))
+        code, last = _run_streaming(["bash", str(script)], env, on_output)
+        if code != 0:
+            raise Ray101Error(f"building FerretDB {FERRETDB_VERSION} failed ({script}): {last}")
         if _ferretdb_version(path) != FERRETDB_VERSION:
             raise Ray101Error(f"built {path}, but it does not report version {FERRETDB_VERSION}")
     return {"kind": FERRETDB, "path": str(path), "version": FERRETDB_VERSION}
@@ -257,7 +280,8 @@ def _record_alive(rec: dict | None) -> TypeGuard[dict]:
     return procs.alive(rec.get("pid"), rec.get("binary"))
 
 
-def ensure_running(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, timeout: float = START_TIMEOUT) -> str:
+def ensure_running(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, timeout: float = START_TIMEOUT,
+                   on_output: Callable[[str], object] | None = None) -> str:
     """Start the local server on ``host:port`` unless ours already answers there; return its URI.
 
     With ``RAY101_MONGO_URI`` set, only checks that the external server answers. A recorded server
@@ -281,7 +305,7 @@ def ensure_running(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, timeout: 
                 f"{host}:{port} is already in use by a process ray101 did not start; "
                 f"use another --port, stop that server, or set {URI_ENV} to use it"
             )
-        info = install()
+        info = install(on_output=on_output)
         k, binary = info["kind"], info["path"]
         log = _log_path(k)
         uri = local_uri(host, port)

@@ -48,6 +48,7 @@ def run_on(
     timeout: float | None = None,
     on_log: Callable[[str], None] | None = None,
     on_submit: Callable[[str], None] | None = None,
+    on_status: Callable[[str, str, float], None] | None = None,
 ) -> tuple[dict, JobOutcome]:
     """Submit, follow to the end (stopping the job at ``timeout``), and record the result."""
     import time
@@ -57,7 +58,8 @@ def run_on(
     if on_submit:
         on_submit(job_id)
     try:
-        outcome = api.follow(job_id, on_log=on_log, timeout=timeout, started=started)
+        outcome = api.follow(job_id, on_log=on_log, timeout=timeout, started=started,
+                             on_status=on_status)
     except KeyboardInterrupt:
         stop_on_interrupt(api, job_id)
         raise

@@ -57,20 +57,42 @@ def resolve(name: str) -> Target:
 
 @contextlib.contextmanager
 def connect(target: Target,
-            on_wait: Callable[[ReadyProgress], None] | None = None) -> Iterator[Connection]:
+            on_wait: Callable[[ReadyProgress], None] | None = None,
+            dashboard_port: int | None = None) -> Iterator[Connection]:
     """Make ``target`` reachable for the duration of the ``with`` block.
 
     ``on_wait`` hears how a KubeRay cluster's readiness is coming along while ray101 waits for it.
+    ``dashboard_port``: reach the dashboard (and Jobs API) on 127.0.0.1 at this port, through a
+    port-forward held for the ``with`` block (KubeRay: to the head pod; else: to ``jobs_url``).
     """
     if target.kind == K8S:
-        with kube_connection.connect(target, on_wait) as conn:
+        with kube_connection.connect(target, on_wait, dashboard_port) as conn:
             yield conn
         return
     if not target.jobs_url:
         raise Ray101Error(f"cluster '{target.name}' has no Jobs API address")
-    yield Connection(
-        target=target,
-        jobs_url=target.jobs_url,
-        token=target.read_token(),
-        serve_url=target.serve_url,
-    )
+    token = target.read_token()
+    if dashboard_port is None:
+        yield Connection(target=target, jobs_url=target.jobs_url, token=token,
+                         serve_url=target.serve_url)
+        return
+    import socket
+    from urllib.parse import urlsplit
+
+    from ray101.kube.portforward import Forwarder
+
+    remote = urlsplit(target.jobs_url)
+    host, port = remote.hostname or "127.0.0.1", remote.port or 80
+    via = f"port-forward to {host}:{port}"
+
+    def open_remote(p: int) -> socket.socket:
+        sock = socket.create_connection((host, p), timeout=10)
+        sock.settimeout(None)
+        return sock
+
+    forward = Forwarder(open_remote, [port], via, local_ports={port: dashboard_port})
+    try:
+        yield Connection(target=target, jobs_url=f"http://127.0.0.1:{dashboard_port}",
+                         token=token, serve_url=target.serve_url, via=via)
+    finally:
+        forward.close()

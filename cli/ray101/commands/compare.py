@@ -44,7 +44,7 @@ def print_table(data: dict, tail: str) -> None:
 @click.option("--repeat", "-n", type=int, default=3, show_default=True,
               help="Repetitions per job: the first is cold, the rest warm.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default="results",
-              show_default=True, help="Folder for compare.json, compare.md, compare.png.")
+              show_default=True, help="Folder for compare.json, .md, .png and .html.")
 @click.option("--timeout", type=float, default=600, show_default=True, metavar="S",
               help="Stop any one job after S seconds.")
 @json_option
@@ -90,19 +90,31 @@ def compare_cmd(clusters: str, workload_list: str, repeat: int, out: Path, timeo
     with progress:
         task = progress.add_task("compare", total=len(names) * len(cluster_names))
 
+        current = {"what": "compare"}
+
         def on_start(cluster: str, workload: str) -> None:
-            progress.update(task, description=f"{workload} on {cluster}")
+            current["what"] = f"{workload} on {cluster}"
+            progress.update(task, description=current["what"])
+
+        def on_status(job_id: str, status: str, seconds: float) -> None:
+            progress.update(task, description=f"{current['what']}: {status} {seconds:.0f} s")
 
         def on_done(entry: dict) -> None:
             progress.advance(task)
-            if not as_json and not sys.stderr.isatty():
-                click.echo(f"{entry['workload']} on {entry['cluster']}: {entry['status']}",
-                           err=True)
+            if as_json:
+                return
+            done, total = int(progress.tasks[0].completed), progress.tasks[0].total
+            line = (f"[{done}/{total}] {entry['workload']} on {entry['cluster']}: "
+                    f"{entry['status']} ({entry['end_to_end_s']:.1f} s)")
+            if sys.stderr.isatty():  # above the bar, which stays at the bottom
+                progress.console.print(line, markup=False, highlight=False)
+            else:
+                click.echo(line, err=True)
 
         try:
             runs, facts = matrix.run_matrix(
                 cluster_names, names, repeat, run_id, on_start, on_done, timeout,
-                on_wait=waiting.ReadyDisplay())
+                on_wait=waiting.ReadyDisplay(), on_status=on_status)
         except KeyboardInterrupt:
             sys.exit(130)
     data = comparison.report(runs, facts, run_id, repeat, time.monotonic() - started)

@@ -126,27 +126,60 @@ def logs_cmd(job_id: str, cluster: str, follow: bool) -> None:
 @jobs_group.command("stop")
 @click.argument("job_id")
 @cluster_option
-def stop_cmd(job_id: str, cluster: str) -> None:
-    """Stop a running job.
+@click.option("--no-wait", is_flag=True, help="Return once the stop is requested.")
+@click.option("--timeout", type=float, default=60, show_default=True, metavar="S",
+              help="Give up waiting for the job to end after S seconds (exit 1).")
+@json_option
+def stop_cmd(job_id: str, cluster: str, no_wait: bool, timeout: float, as_json: bool) -> None:
+    """Stop a job and wait until it has ended, as `ray job stop` does.
+
+    Exits 0 once the job is STOPPED (or had already finished); with --no-wait, once the stop
+    is requested.
 
     Example: ray101 jobs stop JOB_ID --cluster local-multi
     """
+    from ray101.commands.progress import JobWait
+    from ray101.errors import Ray101Error
+    from ray101.jobsapi import TERMINAL
+
+    if timeout <= 0:
+        raise Ray101Error(f"--timeout must be > 0, not {timeout:g}")
     with _jobs_api(cluster) as api:
-        stopped = api.stop(job_id)
-    click.echo(f"{job_id}: {'stop requested' if stopped else 'already finished'}")
+        requested = api.stop(job_id)
+        if no_wait:
+            status = _details(api.info(job_id))["status"]
+        else:
+            with JobWait(quiet=as_json, label=f"stopping {job_id}") as wait:
+                status = api.wait_terminal(job_id, timeout, on_status=wait)
+        name = api.conn.target.name
+    if as_json:
+        print_json({"job_id": job_id, "cluster": name, "stop_requested": requested,
+                    "status": status})
+    elif not requested:
+        click.echo(f"{job_id}: already finished ({status})")
+    else:
+        click.echo(f"{job_id}: {'stop requested' if no_wait else status}")
+    if not no_wait and status not in TERMINAL:
+        raise Ray101Error(f"job {job_id} is still {status} after {timeout:g} s; "
+                          f"see `ray101 jobs status {job_id} --cluster {name}`")
 
 
 @jobs_group.command("delete")
 @click.argument("job_id")
 @cluster_option
-def delete_cmd(job_id: str, cluster: str) -> None:
+@json_option
+def delete_cmd(job_id: str, cluster: str, as_json: bool) -> None:
     """Delete a finished job and its log from the cluster.
 
     Example: ray101 jobs delete JOB_ID --cluster local-multi
     """
     with _jobs_api(cluster) as api:
         api.delete(job_id)
-    click.echo(f"{job_id}: deleted")
+        name = api.conn.target.name
+    if as_json:
+        print_json({"job_id": job_id, "cluster": name, "deleted": True})
+    else:
+        click.echo(f"{job_id}: deleted")
 
 
 COMMANDS = [jobs_group]

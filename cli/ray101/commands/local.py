@@ -37,9 +37,11 @@ def up_cmd(cpus: float, workers: int, subnet: str, netns: bool | None, mongo_por
     Example: ray101 local up --cpus 2 --workers 2
     """
     from ray101 import lab
+    from ray101.commands.progress import Steps
 
-    result = lab.up(cpus, workers, subnet, netns, seed=not no_seed,
-                    progress=lambda msg: click.echo(msg, err=True), mongo_port=mongo_port)
+    with Steps() as steps:
+        result = lab.up(cpus, workers, subnet, netns, seed=not no_seed, progress=steps,
+                        detail=steps.detail, mongo_port=mongo_port)
     started = result["started"]
     click.echo(f"started: {', '.join(started)}" if started else "everything was already up")
     click.echo("Next: ray101 compare   |   ray101 dashboard --cluster local-multi   |   "

@@ -50,7 +50,12 @@ def install_cmd(force: bool, as_json: bool) -> None:
     """
     if mongo.external_uri():
         raise Ray101Error(f"{mongo.URI_ENV} is set: the external server needs nothing installed here")
-    info = mongo.install(force=force)
+    from ray101.commands.progress import Steps
+
+    with Steps(quiet=as_json) as steps:
+        if mongo.local_kind() == mongo.FERRETDB:
+            steps(f"FerretDB {mongo.FERRETDB_VERSION} in {mongo.ferretdb_path()}")
+        info = mongo.install(force=force, on_output=steps.detail)
     if as_json:
         print_json(info)
     else:
@@ -150,7 +155,10 @@ def _seed_cluster(cluster: str, movies: int, comments: int, drop: bool) -> dict:
         api = JobsAPI(conn)
         job_id = api.submit_module("seed-mflix", "ray101_jobs.seed_mflix", args, store.new_run_id())
         click.echo(f"Seeding through job {job_id} on {target.name}", err=True)
-        outcome = api.follow(job_id, timeout=900)
+        from ray101.commands.progress import JobWait
+
+        with JobWait(label=f"seeding through {job_id}") as wait:
+            outcome = api.follow(job_id, timeout=900, on_status=wait)
     if not outcome.succeeded:
         raise Ray101Error(outcome.error_line())
     result = outcome.result

@@ -11,9 +11,18 @@ import click
 if TYPE_CHECKING:
     from rich.console import Console
 
+CLUSTER_ENV = "RAY101_CLUSTER"
+
+
+def _cluster_given(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
+    if not value:
+        raise click.UsageError(f"Missing option '--cluster' (or set {CLUSTER_ENV})", ctx)
+    return value
+
+
 cluster_option = click.option(
-    "--cluster", "-c", "cluster", required=True, metavar="NAME",
-    help="Cluster name (see `ray101 clusters`) or a Jobs API URL.",
+    "--cluster", "-c", "cluster", envvar=CLUSTER_ENV, metavar="NAME", callback=_cluster_given,
+    help=f"Cluster name (see `ray101 clusters`) or a Jobs API URL [env: {CLUSTER_ENV}].",
 )
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 param_option = click.option(

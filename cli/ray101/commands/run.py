@@ -29,7 +29,9 @@ def log_printer() -> Callable[[str], None]:
         pending[0] = lines.pop()  # keep a partial last line for the next chunk
         for line in lines:
             if not line.startswith(RESULT_PREFIX):
-                click.echo(line)
+                # sys.stdout as it is now: while a progress line is drawn, rich's proxy,
+                # which prints the log above that line instead of through it.
+                sys.stdout.write(line + "\n")
         sys.stdout.flush()
 
     return on_log
@@ -71,6 +73,7 @@ def run_cmd(workloads: tuple[str, ...], cluster: str, repeat: int, params: tuple
     """
     from ray101 import runner, store, targets
     from ray101.commands import waiting
+    from ray101.commands.progress import JobWait
     from ray101.errors import Ray101Error
     from ray101.jobsapi import JobsAPI
 
@@ -91,18 +94,19 @@ def run_cmd(workloads: tuple[str, ...], cluster: str, repeat: int, params: tuple
                 if not as_json:
                     on_submit = lambda job_id, wl=wl: click.echo(  # noqa: E731
                         f"Submitted {wl.name} to {target.name} as {job_id}", err=True)
-                entry, outcome = runner.run_on(
-                    api, wl, values, repeat, run_id, index, timeout,
-                    on_log=None if (quiet or as_json) else log_printer(),
-                    on_submit=on_submit,
-                )
+                with JobWait(quiet=as_json, label=f"{wl.name} on {target.name}") as wait:
+                    entry, outcome = runner.run_on(
+                        api, wl, values, repeat, run_id, index, timeout,
+                        on_log=None if (quiet or as_json) else log_printer(),
+                        on_submit=on_submit, on_status=wait,
+                    )
                 entries.append(entry)
                 if not outcome.succeeded:
                     failed.append(outcome.error_line())
     except KeyboardInterrupt:
         sys.exit(130)
     if as_json:
-        print_json(entries if len(entries) > 1 else entries[0])
+        print_json(entries)
     else:
         for entry in entries:
             if entry["status"] == "SUCCEEDED":

@@ -81,8 +81,8 @@ def show_cmd(run_id: str | None, markdown: bool, out: Path | None, as_json: bool
             raise Ray101Error(f"run {run_id} is not a comparison: --out and --markdown render "
                               "comparisons only")
         jobs = store.entries(run_id)
-        if as_json:
-            print_json(jobs)
+        if as_json:  # one shape: an object with run_id and runs, as a comparison's
+            print_json({"run_id": run_id, "runs": jobs})
         else:
             for entry in jobs:
                 click.echo(summary_line(entry))

@@ -37,8 +37,10 @@ def jobs_runtime_env() -> dict:
 
 @contextlib.contextmanager
 def connect(target: Target,
-            on_wait: Callable[[ReadyProgress], None] | None = None) -> Iterator[Connection]:
-    """Wait for ``target``'s RayCluster, then port-forward to its head for the ``with`` block."""
+            on_wait: Callable[[ReadyProgress], None] | None = None,
+            dashboard_port: int | None = None) -> Iterator[Connection]:
+    """Wait for ``target``'s RayCluster, then port-forward to its head for the ``with`` block
+    (the dashboard on 127.0.0.1:``dashboard_port`` when given, else on a free port)."""
     kube = client()
     head = wait_ready(kube, target, on_progress=on_wait)
     token = None
@@ -52,7 +54,8 @@ def connect(target: Target,
     runtime_env = None if in_image else jobs_runtime_env()
     pod = head["metadata"]["name"]
     via = f"port-forward to pod {kube.namespace}/{pod}"
-    forward = Forwarder(lambda port: PodStream(kube, pod, port), [DASHBOARD_PORT, SERVE_PORT], via)
+    forward = Forwarder(lambda port: PodStream(kube, pod, port), [DASHBOARD_PORT, SERVE_PORT], via,
+                        local_ports={DASHBOARD_PORT: dashboard_port} if dashboard_port else None)
     try:
         yield Connection(
             target=target,

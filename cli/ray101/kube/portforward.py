@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from ray101.errors import Ray101Error
 from ray101.kube.client import Kube, first_line
 
 DASHBOARD_PORT = 8265  # dashboard and Jobs API
@@ -48,7 +49,9 @@ class Forwarder:
     ``error`` so that the caller can say why a request through the forward failed.
     """
 
-    def __init__(self, open_remote: Callable[[int], Stream], ports: list[int], what: str):
+    def __init__(self, open_remote: Callable[[int], Stream], ports: list[int], what: str,
+                 local_ports: dict[int, int] | None = None):
+        """``local_ports`` fixes the local port of some remote ports (default: a free one)."""
         self.open_remote = open_remote
         self.what = what
         self.error: str | None = None
@@ -61,7 +64,14 @@ class Forwarder:
         for port in ports:
             listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            listener.bind(("127.0.0.1", 0))
+            fixed = (local_ports or {}).get(port, 0)
+            try:
+                listener.bind(("127.0.0.1", fixed))
+            except OSError as exc:
+                listener.close()
+                self.close()
+                raise Ray101Error(f"cannot listen on 127.0.0.1:{fixed} for the {what}: "
+                                  f"{exc.strerror} (choose another --port)") from None
             listener.listen(32)
             listener.settimeout(0.2)
             self._listeners.append(listener)
