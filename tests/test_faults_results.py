@@ -110,5 +110,8 @@ def test_two_compares_at_once_keep_their_results_apart(lab, tmp_path):
             assert run["run_id"] == report["run_id"] and report["run_id"] in run["job_id"]
             assert run["status"] == "SUCCEEDED" and run["output"] == expected[run["workload"]]
             job_ids.add(run["job_id"])
-        stored = {p.stem for p in (lab.home / "runs" / report["run_id"]).glob("*.json")}
+        folder = lab.home / "runs" / report["run_id"]
+        stored = {p.stem for p in folder.glob("*.json") if p.name != "compare.json"}
         assert stored == job_ids
+        # The store keeps each comparison's own report beside its jobs, never the other's.
+        assert json.loads((folder / "compare.json").read_text())["run_id"] == report["run_id"]
