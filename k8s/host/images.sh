@@ -7,7 +7,7 @@
 #   operator  localhost/ray101/kuberay-operator:v<ver>   the KubeRay operator built by build.sh
 #   ferretdb  localhost/ray101/ferretdb:<ver>     FerretDB (scripts/install-ferretdb.sh), the chart's
 #                                                  MongoDB-compatible server (k8s/host/values.yaml)
-#   ray       localhost/ray101/ray:<ray>          Debian 12 (mmdebstrap) + Python 3.11 + ray[default],
+#   ray       localhost/ray101/ray:<ray>          Debian 12 (mmdebstrap) + Python 3.11 + ray[default,serve],
 #                                                  pymongo and ray101_jobs baked in (what k8s/Dockerfile
 #                                                  adds for the jobs); uid 1000 gid 100, HOME
 #                                                  /home/ray as in the official image
@@ -95,7 +95,7 @@ if want ferretdb && [ ! -f "$FERRETDB_TAR" ]; then
 fi
 
 # Ray: what k8s/Dockerfile adds for the jobs (ray[default], pymongo, ray101_jobs)
-RAY_RECIPE=1   # bump when the recipe below changes: the tarball is then rebuilt
+RAY_RECIPE=2   # bump when the recipe below changes: the tarball is then rebuilt
 RAY_HASH=$( (echo "recipe $RAY_RECIPE"; hash_of "$repo/jobs") | sha256sum | cut -c1-12)
 RAY_TAR=$IMAGES/ray-$RAY_VERSION-$RAY_HASH.tar
 if want ray && [ ! -f "$RAY_TAR" ]; then
@@ -111,7 +111,7 @@ if want ray && [ ! -f "$RAY_TAR" ]; then
   pip_() { chroot "$r" /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/root LANG=C.UTF-8 \
              PIP_CERT=/root/host-ca.crt PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
              PIP_BREAK_SYSTEM_PACKAGES=1 pip install --quiet "$@"; }
-  pip_ "ray[default]==$RAY_VERSION" 'pymongo>=4.10,<5'
+  pip_ "ray[default,serve]==$RAY_VERSION" 'pymongo>=4.10,<5'
   # ray101_jobs as a plain package (what the jobs import; the CLI is not needed on the pods)
   site=$(chroot "$r" python -c 'import os, ray; print(os.path.dirname(os.path.dirname(ray.__file__)))')
   mkdir -p "$r$site"; cp -r "$repo/jobs/ray101_jobs" "$r$site/"
