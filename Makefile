@@ -189,5 +189,5 @@ image: ## Build the Ray image with pymongo and ray101_jobs and load it into the 
 	echo "Use it: make deploy HELM_ARGS='--set image.repository=$(IMAGE_REPOSITORY) --set image.tag=$(IMAGE_TAG) --set image.jobsBaked=true'"
 
 test-k8s: venv tools ## The whole Kubernetes path for real on this host (root): up, deploy, compare, down
-	PROVIDER=host $(VENV)/bin/pytest tests/k8s -p no:cacheprovider -o addopts="" -q -s $(PYTEST_ARGS)
+	RAY101_TEST_K8S=1 PROVIDER=host $(VENV)/bin/pytest tests/k8s -p no:cacheprovider -o addopts="" -q -s $(PYTEST_ARGS)
 # <<< kubernetes targets
