@@ -65,7 +65,7 @@ def wait_for(what: str, check, timeout: float, every: float = 0.3):
     raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
 
 
-def _interruptible() -> None:
+def interruptible() -> None:
     """In the child, before exec: SIGINT does what Ctrl-C does, even when the suite itself was
     started with SIGINT ignored (as a shell starts a background job, `make test &`); Python
     raises KeyboardInterrupt only when SIGINT is not ignored at its start."""
@@ -83,7 +83,7 @@ class Background:
         self._err = open(self.dir / "stderr", "w")
         self.proc = subprocess.Popen([*RAY101, *args], stdout=self._out, stderr=self._err,
                                      stdin=subprocess.DEVNULL, env=lab.env, cwd=REPO,
-                                     preexec_fn=_interruptible)
+                                     preexec_fn=interruptible)
         self._recorded = False
 
     @property

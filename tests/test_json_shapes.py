@@ -81,8 +81,13 @@ def test_job_commands(lab):
 def test_compare_and_serve(lab, tmp_path):
     assert_shape("compare", _json(lab, "compare", "--clusters", SINGLE, "--workloads",
                                   "actor-counter", "-n", "1", "--out", str(tmp_path)))
-    lab.cli("run", "serve-echo", "--cluster", SINGLE, "-p", "calls=1", "-q", check=True)
-    assert_shape("serve call", _json(lab, "serve", "call", "--cluster", SINGLE, "--data", "x"))
+    # keep=true: serve-echo otherwise removes its app (and Serve) when the job ends.
+    lab.cli("run", "serve-echo", "--cluster", SINGLE, "-p", "calls=1", "-p", "keep=true", "-q",
+            check=True)
+    try:
+        assert_shape("serve call", _json(lab, "serve", "call", "--cluster", SINGLE, "--data", "x"))
+    finally:  # leave the lab idle: a run without keep removes the app and Serve again
+        lab.cli("run", "serve-echo", "--cluster", SINGLE, "-p", "calls=1", "-q", check=True)
 
 
 def test_mongo_commands(lab):

@@ -389,12 +389,15 @@ def test_dashboard_json_on_k8s_keeps_its_port_forward_until_ctrl_c(fake, ray_hea
     import sys
     import urllib.request
 
+    from test_faults_common import interruptible
+
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     proc = subprocess.Popen([sys.executable, "-m", "ray101", "dashboard", "--cluster", "k8s-multi",
                              "--port", str(port), "--json"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
+                            stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+                            preexec_fn=interruptible)  # Ctrl-C works even under `make test &`
     try:
         lines = []
         while not lines or lines[-1] != "}\n":  # print_json ends with a lone closing brace

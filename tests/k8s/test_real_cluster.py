@@ -215,7 +215,8 @@ def test_chaos_kill_node_during_parallel_retrieve(env):
 def test_dashboard_through_make_dashboard(env):
     proc = subprocess.Popen(["make", "--no-print-directory", "dashboard"], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+                            start_new_session=True,  # SIGINT as Ctrl-C even under `make &`:
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         url = None
         for line in proc.stdout:
