@@ -27,10 +27,20 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed ## Create .venv with ray101 (Ray 2.60.0 pinned) and the test tools
 
+# True when the go on PATH can build FerretDB (Go >= 1.24); else scripts/fetch-go.sh brings one.
+GO_OK = command -v go >/dev/null 2>&1 && \
+	[ "$$(printf '%s\n' 1.24 "$$(go env GOVERSION 2>/dev/null | sed 's/^go//')" | sort -V | head -1)" = 1.24 ]
+
 mongo-server: venv ## Build FerretDB v1.24.2 into .tools (skipped with mongod on PATH or RAY101_MONGO_URI)
 	@if [ -n "$$RAY101_MONGO_URI" ] || command -v mongod >/dev/null; then \
 		echo "MongoDB: using $${RAY101_MONGO_URI:+RAY101_MONGO_URI}$${RAY101_MONGO_URI:-mongod on PATH}"; \
-	else $(RAY101) mongo install; fi
+	else \
+		if ! { $(GO_OK); }; then \
+			echo "Go >= 1.24 not on PATH: fetching a verified toolchain (scripts/fetch-go.sh)"; \
+			gobin="$$(scripts/fetch-go.sh)" && PATH="$$gobin:$$PATH"; \
+		fi; \
+		$(RAY101) mongo install; \
+	fi
 
 demo: venv mongo-server ## Start MongoDB and the local clusters, then compare every workload on both
 	@t0=$$(date +%s); $(RAY101) local up && t1=$$(date +%s) && \
