@@ -43,11 +43,14 @@ TIMINGS: dict[str, float] = {}
 COLD = not (K8S_BIN / "kubelet").exists()
 
 
-def sh(cmd: list[str], env: dict, timeout: float, check: bool = True) -> subprocess.CompletedProcess:
-    """Run a command from the repo root, echoing its output into the test log."""
+def sh(cmd: list[str], env: dict, timeout: float, check: bool = True,
+       echo: bool = True) -> subprocess.CompletedProcess:
+    """Run a command from the repo root, echoing its output into the test log (``echo=False``
+    for output that holds secrets: the log must never show a token or a password)."""
     print("$", " ".join(cmd), flush=True)
     proc = subprocess.run(cmd, cwd=REPO, env=env, text=True, capture_output=True, timeout=timeout)
-    sys.stdout.write(proc.stdout[-6000:])
+    if echo:
+        sys.stdout.write(proc.stdout[-6000:])
     sys.stdout.write(proc.stderr[-4000:])
     if check:
         assert proc.returncode == 0, f"{' '.join(cmd)} exited {proc.returncode}: {proc.stderr[-800:]}"
@@ -219,8 +222,10 @@ def test_dashboard_through_make_dashboard(env):
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         url = None
+        seen = []
         for line in proc.stdout:
             print(line, end="")
+            seen.append(line)
             m = re.search(r"Ray dashboard of k8s-multi: (http://127\.0\.0\.1:\d+)", line)
             if m:
                 url = m.group(1)
@@ -228,7 +233,7 @@ def test_dashboard_through_make_dashboard(env):
                 break
         assert url, "make dashboard printed no URL"
         secret = sh(["kubectl", "-n", "ray101", "get", "secret", "-l",
-                     "app.kubernetes.io/instance=ray101", "-o", "json"], env, 60).stdout
+                     "app.kubernetes.io/instance=ray101", "-o", "json"], env, 60, echo=False).stdout
         tokens = [base64.b64decode(s["data"]["auth_token"]).decode()
                   for s in json.loads(secret)["items"] if "auth_token" in (s.get("data") or {})]
         assert tokens
@@ -239,6 +244,7 @@ def test_dashboard_through_make_dashboard(env):
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(f"{url}/api/jobs/", timeout=30)
         assert refused.value.code in (401, 403)
+        assert not any(tokens[0] in line for line in seen), "make dashboard printed the token"
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         proc.wait(timeout=60)
