@@ -11,46 +11,12 @@ import json
 import os
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import ray
 
 from bench.lab import REPO
-
-
-class FakeRayHead:
-    """A FAKE Ray head reporting ``ray_version``, with no jobs."""
-
-    def __init__(self, ray_version: str):
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                if self.path == "/api/version":
-                    body = {"version": "4", "ray_version": ray_version, "ray_commit": "fake",
-                            "session_name": "fake"}
-                elif self.path.startswith("/api/jobs/"):
-                    body = []
-                else:
-                    self.send_error(404)
-                    return
-                data = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
+from fake_ray_head import FakeRayHead
 
 
 @pytest.fixture

@@ -16,16 +16,14 @@ import shutil
 import socket
 import subprocess
 import sys
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
 
 import pytest
 from click.testing import CliRunner
 
 import fake_kube_api as fk
+from fake_ray_head import FakeRayHead
 from ray101 import registry, targets
 from ray101.chaos import kube as kube_chaos
 from ray101.errors import Ray101Error
@@ -49,52 +47,6 @@ def fake(tmp_path, monkeypatch):
     monkeypatch.setattr(readiness, "POLL_S", 0.01)
     yield api
     api.stop()
-
-
-class FakeRayHead:
-    """A FAKE Ray head: the few dashboard endpoints the CLI calls; records Authorization."""
-
-    def __init__(self):
-        self.auth_headers: list[str | None] = []
-        head = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def do_GET(self):
-                head.auth_headers.append(self.headers.get("Authorization"))
-                url = urlparse(self.path)
-                if url.path == "/api/version":
-                    body = {"version": "4", "ray_version": "2.60.0", "ray_commit": "fake",
-                            "session_name": "fake"}
-                elif url.path == "/api/jobs/":
-                    body = []
-                elif url.path == "/echo":
-                    body = {"echo": parse_qs(url.query).get("data", [""])[0]}
-                else:
-                    self.send_error(404)
-                    return
-                data = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.send_header("Connection", "close")
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
-                         daemon=True).start()
-
-    @property
-    def port(self) -> int:
-        return self.server.server_address[1]
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
 
 
 @pytest.fixture

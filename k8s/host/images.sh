@@ -86,7 +86,7 @@ if want ferretdb && [ ! -f "$FERRETDB_TAR" ]; then
   # the binary `make mongo-server` builds (.tools or RAY101_TOOLS), else built into the cache
   fdb=${RAY101_TOOLS:-$repo/.tools}/bin/ferretdb
   if ! "$fdb" --version 2>/dev/null | grep -q "$FERRETDB_VERSION"; then
-    FERRETDB_VERSION=$FERRETDB_VERSION "$repo/scripts/install-ferretdb.sh" "$RAY101_CACHE/ferretdb-$FERRETDB_VERSION" >/dev/null
+    FERRETDB_VERSION=$FERRETDB_VERSION "$repo/cli/ray101/scripts/install-ferretdb.sh" "$RAY101_CACHE/ferretdb-$FERRETDB_VERSION" >/dev/null
     fdb=$RAY101_CACHE/ferretdb-$FERRETDB_VERSION/bin/ferretdb
   fi
   r=$(static_rootfs ferretdb 999); mkdir -p "$r/data/db"; chown 999:999 "$r/data/db"
