@@ -2,8 +2,9 @@
 query (``aggregate`` with ``$match: {}``) straight from this process, no Ray in between.
 
 Each setting gets a FerretDB process of its own on the same seeded SQLite data. It is read
-sequentially (movies, then comments, as mongo-sequential does) and with both collections at once
-(two threads, as mongo-parallel does). Per read: wall seconds, the server's CPU seconds (utime +
+sequentially (movies, then comments, as mongo-sequential does), with both collections at once
+(two threads, as mongo-parallel does), and in two ``_id`` ranges per collection by two readers
+(as mongo-partitioned does with its default two actors). Per read: wall seconds, the server's CPU seconds (utime +
 stime from /proc, which the load of other processes does not inflate), its peak memory (VmHWM),
 and the documents' count and digest, which must be the same for every setting.
 """
@@ -38,12 +39,12 @@ def _hwm_mb(pid: int) -> float | None:
 
 
 def stock_binary(tools: Path) -> Path | None:
-    """FerretDB v1.24.2 as released (leak tracker on), built beside ray101's for the comparison;
-    None when it cannot be built here (no Go)."""
+    """FerretDB v1.24.2 as released (none of ray101's patches), built beside ray101's for the
+    comparison; None when it cannot be built here (no Go)."""
     from ray101 import mongo
 
     path = tools / "ferretdb-stock" / "bin" / "ferretdb"
-    env = dict(os.environ, FERRETDB_LEAK_TRACKER="on", FERRETDB_VERSION=mongo.FERRETDB_VERSION)
+    env = dict(os.environ, FERRETDB_PATCHES="none", FERRETDB_VERSION=mongo.FERRETDB_VERSION)
     proc = subprocess.run(["bash", str(mongo.install_script()),
                            str(path.parent.parent)], env=env, capture_output=True, text=True)
     return path if proc.returncode == 0 and path.exists() else None
@@ -91,7 +92,52 @@ def _read(client, database: str, name: str) -> tuple[int, int]:
     return digest_docs(aggregate_raw(client, database, name))
 
 
-def read_once(server: Server, concurrent: bool, database: str = "sample_mflix") -> dict:
+MODES = ("sequential", "concurrent", "ranges")
+RANGES = 2  # mongo-partitioned's default actor count
+
+
+def plan_ranges(server: Server, database: str = "sample_mflix") -> list[tuple]:
+    """(collection, lo, hi) for RANGES ``_id`` ranges per collection, planned as
+    mongo-partitioned plans them (outside the timed reads)."""
+    import itertools
+
+    from ray101_jobs.mongo_partitioned import id_bounds, split_points
+    from ray101_jobs.mongouri import client as mongo_client
+
+    client = mongo_client(server.uri, 10_000)
+    try:
+        return [(name, lo, hi) for name in COLLECTIONS
+                for lo, hi in itertools.pairwise(split_points(*id_bounds(client, database, name), RANGES))]
+    finally:
+        client.close()
+
+
+def _read_range(uri: str, database: str, name: str, lo, hi) -> tuple[int, int]:
+    from ray101_jobs.common import digest_docs
+    from ray101_jobs.mongo_partitioned import range_pipeline
+    from ray101_jobs.mongo_sequential import aggregate_raw
+    from ray101_jobs.mongouri import client as mongo_client
+
+    client = mongo_client(uri, 10_000)  # one connection per reader, as each actor has its own
+    try:
+        return digest_docs(aggregate_raw(client, database, name, range_pipeline(lo, hi)))
+    finally:
+        client.close()
+
+
+def _threads(jobs: list) -> list:
+    out: list = [None] * len(jobs)
+    threads = [threading.Thread(target=lambda i=i, j=j: out.__setitem__(i, j())) for i, j in enumerate(jobs)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return out
+
+
+def read_once(server: Server, mode: str, ranges: list[tuple], database: str = "sample_mflix") -> dict:
+    """One full read of both collections: ``sequential``, ``concurrent`` (a thread per
+    collection) or ``ranges`` (RANGES readers, each reading its share of every collection)."""
     from ray101_jobs.common import digest_hex, merge_digests
     from ray101_jobs.mongouri import client as mongo_client
 
@@ -99,15 +145,13 @@ def read_once(server: Server, concurrent: bool, database: str = "sample_mflix") 
     try:
         client.admin.command("ping")
         cpu0, t0 = _cpu_s(server.proc.pid), time.perf_counter()
-        if concurrent:
-            parts: dict = {}
-            threads = [threading.Thread(target=lambda n=n: parts.__setitem__(n, _read(client, database, n)))
-                       for n in COLLECTIONS]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            results = [parts[n] for n in COLLECTIONS]
+        if mode == "concurrent":
+            results = _threads([lambda n=n: _read(client, database, n) for n in COLLECTIONS])
+        elif mode == "ranges":
+            readers = [ranges[i::RANGES] for i in range(RANGES)]
+            results = [part for parts in _threads(
+                [lambda mine=mine: [_read_range(server.uri, database, *r) for r in mine] for mine in readers])
+                for part in parts]
         else:
             results = [_read(client, database, n) for n in COLLECTIONS]
         wall, cpu = time.perf_counter() - t0, _cpu_s(server.proc.pid) - cpu0
@@ -124,24 +168,21 @@ def settings(tools: Path, ends_only: bool = False) -> list[dict]:
     from ray101 import mongo
 
     ours = mongo.ferretdb_path()
+    patches = mongo.ferretdb_build().split("patches=", 1)[1].replace(",", " + ")
+    go_env = " ".join(f"{k}={v}" for k, v in mongo.FERRETDB_GO_ENV.items())
     stock = stock_binary(tools)
     rows = []
     if stock:
         rows += [
             {"name": "FerretDB as released, Go defaults", "binary": stock, "env": {}},
+            {"name": f"as released, {go_env}", "binary": stock, "env": dict(mongo.FERRETDB_GO_ENV)},
         ]
     rows += [
-        {"name": "leak tracker off, Go defaults", "binary": ours, "env": {}},
-        {"name": "leak tracker off, GOGC=400", "binary": ours, "env": {"GOGC": "400"}},
-        {"name": "leak tracker off, GOGC=off GOMEMLIMIT=2GiB", "binary": ours,
-         "env": {"GOGC": "off", "GOMEMLIMIT": "2GiB"}},
+        {"name": f"patched ({patches}), Go defaults", "binary": ours, "env": {}},
+        {"name": f"patched ({patches}), GOGC=400", "binary": ours, "env": {"GOGC": "400"}},
+        {"name": f"ray101's: patched ({patches}), {go_env}", "binary": ours,
+         "env": dict(mongo.FERRETDB_GO_ENV), "ours": True},
     ]
-    if stock:
-        rows.append({"name": "as released, " + " ".join(f"{k}={v}" for k, v in mongo.FERRETDB_GO_ENV.items()),
-                     "binary": stock, "env": dict(mongo.FERRETDB_GO_ENV)})
-    rows.append({"name": "ray101's: leak tracker off, "
-                 + " ".join(f"{k}={v}" for k, v in mongo.FERRETDB_GO_ENV.items()),
-                 "binary": ours, "env": dict(mongo.FERRETDB_GO_ENV), "ours": True})
     return [rows[0], rows[-1]] if ends_only else rows
 
 
@@ -151,11 +192,12 @@ def server_sweep(data: Path, tools: Path, repeat: int, say=print, ends_only: boo
     for s in settings(tools, ends_only):
         server = Server(s["binary"], data, s["env"])
         try:
-            read_once(server, False)  # warm: SQLite's page cache, the server's first allocations
-            runs = {"sequential": [], "concurrent": []}
+            ranges = plan_ranges(server)
+            read_once(server, "sequential", ranges)  # warm: SQLite's page cache, first allocations
+            runs: dict[str, list] = {mode: [] for mode in MODES}
             for _ in range(repeat):
-                for mode in runs:  # alternated, so drifting load hits both alike
-                    runs[mode].append(read_once(server, mode == "concurrent"))
+                for mode in runs:  # alternated, so drifting load hits all alike
+                    runs[mode].append(read_once(server, mode, ranges))
             hwm = _hwm_mb(server.proc.pid)
         finally:
             server.stop()
@@ -163,7 +205,8 @@ def server_sweep(data: Path, tools: Path, repeat: int, say=print, ends_only: boo
                "build": "released" if "ferretdb-stock" in str(s["binary"]) else "ray101",
                "peak_rss_mb": hwm}
         for mode, rs in runs.items():
-            outputs = {(r["count"], r["digest"]) for r in rs}
+            outputs = {(r["count"], r["digest"]) for r in rs} | {(runs["sequential"][0]["count"],
+                                                                  runs["sequential"][0]["digest"])}
             if len(outputs) != 1:
                 raise RuntimeError(f"{s['name']}: reads disagree: {outputs}")
             wall = median([r["wall_s"] for r in rs])
@@ -171,14 +214,14 @@ def server_sweep(data: Path, tools: Path, repeat: int, say=print, ends_only: boo
                          "server_cpu_s": round(median([r["server_cpu_s"] for r in rs]), 2),
                          "docs_per_s": round(rs[0]["count"] / wall) if wall else None}
         row["count"], row["digest"] = runs["sequential"][0]["count"], runs["sequential"][0]["digest"]
-        say(f"  {s['name']}: sequential {row['sequential']['wall_s']:.2f} s "
-            f"({row['sequential']['server_cpu_s']:.1f} server CPU s), concurrent "
-            f"{row['concurrent']['wall_s']:.2f} s, peak {hwm} MB")
+        say(f"  {s['name']}: " + ", ".join(
+            f"{mode} {row[mode]['wall_s']:.2f} s ({row[mode]['server_cpu_s']:.1f} server CPU s)"
+            for mode in MODES) + f", peak {hwm} MB")
         rows.append(row)
     if len({(r["count"], r["digest"]) for r in rows}) != 1:
         raise RuntimeError("the settings returned different documents: "
                            + ", ".join(f"{r['setting']}={r['count']}/{r['digest']}" for r in rows))
-    return {"repeat": repeat, "rows": rows, "same_output": True,
+    return {"repeat": repeat, "rows": rows, "same_output": True, "ranges": RANGES,
             "query": "aggregate([{'$match': {}}]) on movies and comments, raw BSON (pymongo)"}
 
 

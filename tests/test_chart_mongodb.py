@@ -88,10 +88,14 @@ def test_should_run_ferretdb_with_scram_root_user_when_server_is_ferretdb():
     assert "--test-enable-new-auth" in c["args"] and "--setup-database=admin" in c["args"]
     assert "--listen-addr=:27017" in c["args"]
     assert not any("wiredTiger" in a for a in c["args"])
-    env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in c["env"]}
+    env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in c["env"] if "valueFrom" in e}
     assert env["FERRETDB_SETUP_USERNAME"]["key"] == "mongodb-root-username"
     assert env["FERRETDB_SETUP_PASSWORD"]["key"] == "mongodb-root-password"
     assert c["readinessProbe"]["httpGet"] == {"path": "/debug/readyz", "port": 8088}
+    # Go's collector as ray101 runs FerretDB on a host, the heap limit under the memory limit
+    go = {e["name"]: e["value"] for e in c["env"] if "value" in e}
+    assert go == {"GOGC": "off", "GOMEMLIMIT": "384MiB"}
+    assert c["resources"]["limits"]["memory"] == "512Mi"
     # the URI the Ray pods get authenticates against the admin database, where the user is made
     secret = m.one("Secret", NAME)
     uri = base64.b64decode(secret["data"]["mongodb-uri"]).decode()

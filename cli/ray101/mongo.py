@@ -47,8 +47,15 @@ START_TIMEOUT = 30.0
 # heap reaches GOMEMLIMIT removes most of that, and the limit bounds the memory it takes.
 # RAY101_FERRETDB_GOGC / RAY101_FERRETDB_GOMEMLIMIT override them (docs/performance.md).
 FERRETDB_GO_ENV = {"GOGC": "off", "GOMEMLIMIT": "1GiB"}
-# What install-ferretdb.sh writes into <tools>/bin/ferretdb.build: the build ray101 uses.
-FERRETDB_BUILD = f"{FERRETDB_VERSION} leak-tracker=off"
+FERRETDB_PATCHES = Path(__file__).resolve().parent / "scripts" / "ferretdb-patches"
+
+
+def ferretdb_build() -> str:
+    """What install-ferretdb.sh writes into <tools>/bin/ferretdb.build: the build ray101 uses
+    (the version and the patches it applies, in the script's order)."""
+    names = sorted(p.stem for p in FERRETDB_PATCHES.glob("*.patch"))
+    return f"{FERRETDB_VERSION} patches={','.join(names) or 'none'}"
+
 PING_TIMEOUT_MS = 10_000
 
 EXTERNAL, MONGOD, FERRETDB = "external", "mongod", "ferretdb"
@@ -218,7 +225,7 @@ def install(force: bool = False, on_output: Callable[[str], object] | None = Non
             raise Ray101Error(f"{SERVER_ENV}=mongod but mongod is not on PATH")
         return {"kind": MONGOD, "path": mongod, "version": None}
     path = ferretdb_path()
-    if force or _ferretdb_version(path) != FERRETDB_VERSION or _ferretdb_build(path) != FERRETDB_BUILD:
+    if force or _ferretdb_version(path) != FERRETDB_VERSION or _ferretdb_build(path) != ferretdb_build():
         if not shutil.which("go"):
             raise Ray101Error(
                 f"FerretDB {FERRETDB_VERSION} is not installed at {path} and building it needs Go: "
@@ -229,8 +236,8 @@ def install(force: bool = False, on_output: Callable[[str], object] | None = Non
             raise Ray101Error(f"cannot build FerretDB: {script} is missing")
         if force and path.exists():
             path.unlink()
-        env = dict(os.environ, RAY101_TOOLS=str(state.tools_dir()), FERRETDB_VERSION=FERRETDB_VERSION,
-                   FERRETDB_LEAK_TRACKER="off")
+        env = dict(os.environ, RAY101_TOOLS=str(state.tools_dir()), FERRETDB_VERSION=FERRETDB_VERSION)
+        env.pop("FERRETDB_PATCHES", None)
         # -v: go build names each package as it compiles it, the build's visible progress.
         env["GOFLAGS"] = " ".join(filter(None, (env.get("GOFLAGS"), "-v")))
         code, last = _run_streaming(["bash", str(script)], env, on_output)

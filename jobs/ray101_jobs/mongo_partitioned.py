@@ -6,8 +6,11 @@ back two numbers per range (count and digest) instead of every document. The act
 split points are made in the first (cold) repetition and reused by the warm ones. The output
 equals ``mongo-sequential``'s. Reads are idempotent, so actors restart and retry on node loss.
 
-On MongoDB an ``_id`` range reads only its part of the index. FerretDB's SQLite backend pushes
-down no range filter, so there every range costs a full scan: see docs/performance.md.
+On MongoDB an ``_id`` range reads only its part of the index. FerretDB v1's SQLite backend as
+released pushes down no range, so every range would cost the server the whole collection; the
+FerretDB that ray101 builds carries a patch (ray101/scripts/ferretdb-patches/sqlite-id-range.patch)
+that pushes ``_id`` ranges on ObjectIDs into SQL, so each range costs only its share: see
+docs/performance.md.
 """
 
 import itertools
@@ -55,14 +58,19 @@ class RangeReader:
 
     def read(self, database: str, collection: str, lo, hi):
         """Count and digest the documents with lo <= _id < hi (None: unbounded)."""
-        match = {}
-        if lo is not None:
-            match["$gte"] = lo
-        if hi is not None:
-            match["$lt"] = hi
-        pipeline = [{"$match": {"_id": match} if match else {}}]
+        pipeline = range_pipeline(lo, hi)
         count, digest = digest_docs(aggregate_raw(self.client, database, collection, pipeline))
         return count, digest, ray.util.get_node_ip_address()
+
+
+def range_pipeline(lo, hi) -> list:
+    """The aggregation for lo <= _id < hi (None: unbounded): the tutorial's ``$match``, bounded."""
+    match = {}
+    if lo is not None:
+        match["$gte"] = lo
+    if hi is not None:
+        match["$lt"] = hi
+    return [{"$match": {"_id": match} if match else {}}]
 
 
 def id_bounds(client, database: str, collection: str) -> tuple:

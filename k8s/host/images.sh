@@ -79,18 +79,16 @@ if want operator && [ ! -f "$OPERATOR_TAR" ]; then
   oci operator "$OPERATOR_IMAGE" "$OPERATOR_TAR" 65532:65532 /manager; built operator "$OPERATOR_TAR"
 fi
 
-# FerretDB (a static Go binary; the chart runs it as uid 999 like the official mongo image)
-FERRETDB_TAR=$IMAGES/ferretdb-$FERRETDB_VERSION.tar
+# FerretDB (a static Go binary; the chart runs it as uid 999 like the official mongo image), the
+# build `make mongo-server` uses, with ray101's patches: the tarball is keyed by them.
+FERRETDB_HASH=$(hash_of "$repo/cli/ray101/scripts/ferretdb-patches")
+FERRETDB_TAR=$IMAGES/ferretdb-$FERRETDB_VERSION-$FERRETDB_HASH.tar
 if want ferretdb && [ ! -f "$FERRETDB_TAR" ]; then
   start=$(date +%s)
-  # the binary `make mongo-server` builds (.tools or RAY101_TOOLS), else built into the cache
-  fdb=${RAY101_TOOLS:-$repo/.tools}/bin/ferretdb
-  if ! "$fdb" --version 2>/dev/null | grep -q "$FERRETDB_VERSION"; then
-    FERRETDB_VERSION=$FERRETDB_VERSION "$repo/cli/ray101/scripts/install-ferretdb.sh" "$RAY101_CACHE/ferretdb-$FERRETDB_VERSION" >/dev/null
-    fdb=$RAY101_CACHE/ferretdb-$FERRETDB_VERSION/bin/ferretdb
-  fi
+  tools=${RAY101_TOOLS:-$repo/.tools}
+  FERRETDB_VERSION=$FERRETDB_VERSION "$repo/cli/ray101/scripts/install-ferretdb.sh" "$tools" >/dev/null
   r=$(static_rootfs ferretdb 999); mkdir -p "$r/data/db"; chown 999:999 "$r/data/db"
-  install -m 755 "$fdb" "$r/ferretdb"
+  install -m 755 "$tools/bin/ferretdb" "$r/ferretdb"
   oci ferretdb "$FERRETDB_IMAGE" "$FERRETDB_TAR" 999:999 /ferretdb; built ferretdb "$FERRETDB_TAR"
 fi
 

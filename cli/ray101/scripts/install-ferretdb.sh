@@ -5,21 +5,31 @@
 # start ("Invalid build/version/version.txt file content"): the module zip lacks the generated
 # version.txt. So: download the module, copy it to a scratch dir, write version.txt, go build.
 #
-# One change to the source: FerretDB's leak tracker (internal/util/resource) is on in every build:
-# each document/array iterator is added to a pprof profile (a stack walk) and gets a finalizer.
-# Its pprof showed that at ~12% of the server's CPU on full reads. Only debug builds
-# (-tags ferretdb_debug) use what it records, so Track/Untrack return at once in release builds,
-# as the tracker's own debugbuild.Enabled switch intends (docs/performance.md, "MongoDB server").
+# Two changes to the source, the patches in ferretdb-patches/ (applied in name order):
+# - leak-tracker-off: FerretDB's leak tracker (internal/util/resource) is on in every build: each
+#   document/array iterator is added to a pprof profile (a stack walk) and gets a finalizer. Its
+#   pprof showed that at ~12% of the server's CPU on full reads. Only debug builds use what it
+#   records, so Track/Untrack return at once in release builds.
+# - sqlite-id-range: the SQLite backend pushes down only `_id` equality, so every `_id` range is a
+#   full scan that decodes every stored document. The patch adds `_id` compared to an ObjectID
+#   ($gt/$gte/$lt/$lte) to the SQL WHERE clause, so K range readers each make the server decode
+#   only their share. The handler still applies the whole filter to what comes back.
+# docs/performance.md ("MongoDB server") measures each.
 #
 # Usage: install-ferretdb.sh [TOOLS_DIR]   (default: $RAY101_TOOLS, else ~/.cache/ray101/tools)
 # It ships inside the ray101 package (ray101/scripts/); `ray101 mongo install` runs it.
 # Idempotent: does nothing when <tools>/bin/ferretdb reports the version and <tools>/bin/ferretdb.build
-# names this build (BUILD below); FERRETDB_LEAK_TRACKER=on builds it unchanged.
+# names this build (BUILD below). FERRETDB_PATCHES=none builds FerretDB as released.
 set -euo pipefail
 
 VERSION="${FERRETDB_VERSION:-v1.24.2}"
-TRACKER="${FERRETDB_LEAK_TRACKER:-off}"
-BUILD="$VERSION leak-tracker=$TRACKER"
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+patches=()
+if [[ "${FERRETDB_PATCHES:-all}" != none ]]; then
+  patches=("$here"/ferretdb-patches/*.patch)
+fi
+names="$(for p in "${patches[@]}"; do basename "$p" .patch; done | paste -sd, -)"
+BUILD="$VERSION patches=${names:-none}"
 tools="${1:-${RAY101_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/ray101/tools}}"
 bin="$tools/bin/ferretdb"
 
@@ -48,16 +58,13 @@ cp -R "$src/." "$work/"
 chmod -R u+w "$work"
 mkdir -p "$work/build/version"
 printf '%s' "$VERSION" > "$work/build/version/version.txt"
-if [[ "$TRACKER" == off ]]; then
-  resource="$work/internal/util/resource/resource.go"
-  # After the argument checks, before the profile: `if !debugbuild.Enabled { return }`.
-  sed -i 's/^\tcheckArgs(obj, token)$/&\n\n\tif !debugbuild.Enabled {\n\t\treturn\n\t}/' "$resource"
-  if [[ "$(grep -cP '^\tif !debugbuild.Enabled {$' "$resource")" != 2 ]]; then
-    echo "error: could not switch off the leak tracker in $resource (FerretDB $VERSION changed?);" \
-      "FERRETDB_LEAK_TRACKER=on builds it unchanged" >&2
+for p in "${patches[@]}"; do
+  # GIT_CEILING_DIRECTORIES: $work is no repository, and git must not look for one above it.
+  if ! GIT_CEILING_DIRECTORIES="$(dirname "$work")" git -C "$work" apply "$p"; then
+    echo "error: $(basename "$p") does not apply to FerretDB $VERSION; FERRETDB_PATCHES=none builds it as released" >&2
     exit 1
   fi
-fi
+done
 
 mkdir -p "$tools/bin"
 # Build to a temp name, then rename: a half-written binary never looks installed.
