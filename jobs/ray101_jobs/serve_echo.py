@@ -2,10 +2,11 @@
 
 The job deploys the app (route ``/echo``), calls it ``calls`` times from the driver and reports
 the answer with p50/p99 latency. Serve's start and the deploy are part of the first (cold)
-repetition; the warm ones call the running app, as its users would. A request without ``data`` gets HTTP 400 with a message. At the
-end of the job it removes what it deployed: the app, and Serve itself (controller and proxy, which
-otherwise keep a share of a core busy on an idle cluster) when no other app runs. ``keep=true``
-leaves them up so you can call it yourself (``ray101 serve call``).
+repetition; the warm ones call the running app, as its users would. A request without ``data``
+gets HTTP 400 with a message. At the end of the job it removes what it deployed: the app, and
+Serve itself (controller and proxy, which otherwise keep a share of a core busy on an idle
+cluster) when no other app runs. ``keep=true`` leaves them up so you can call it yourself
+(``ray101 serve call``).
 The HTTP port comes from ``RAY101_SERVE_PORT`` in the node's environment (default 8000).
 """
 
