@@ -4,6 +4,7 @@ docs/performance.md, docs/performance.json and docs/img/*.png.
     python -m bench            # the full run (`make bench`); RAY101_BENCH_BUDGET_S caps it
     python -m bench --quick    # tiny sweeps, repeat 2, 2 pairs: checks the harness
     python -m bench --render   # rewrite the .md and the plots from docs/performance.json
+    python -m bench --k8s results/k8s   # after `make test-k8s`: its comparison into the page
 
 The lab runs under its own RAY101_HOME, on a free subnet and MongoDB port, and is stopped with
 `ray101 local down` at the end, also on failure or Ctrl-C.
@@ -55,7 +56,14 @@ def main(argv=None) -> int:
                         help="folder for performance.md/.json and img/ (default: docs)")
     parser.add_argument("--render", action="store_true",
                         help="only re-render the .md and plots from <out>/performance.json")
+    parser.add_argument("--k8s", type=Path, metavar="DIR",
+                        help="take the Kubernetes comparison from DIR (make test-k8s's results/k8s) "
+                             "into <out>/performance-k8s.json, then re-render")
     args = parser.parse_args(argv)
+    if args.k8s:
+        path = report.record_k8s(args.k8s, args.out)
+        say(f"wrote {path}")
+        args.render = True
     if args.render:
         data = json.loads((args.out / "performance.json").read_text())
         files = report.write(data, args.out)

@@ -225,12 +225,93 @@ def markdown(d: dict) -> str:
     L += _server_section(d)
     L += _sweep_section(d)
     L += _mongo_sweep_section(d)
+    L += _k8s_section(d)
     L += ["## Every command this run executed", "",
           "With `RAY101_HOME` set to the bench's own temporary home; wall clock of the whole "
           "process.", ""]
     L += _table(["command", "exit", "s"],
                 [[f"`{c['command'][:160]}`", c["rc"], _s(c["seconds"], 1)] for c in d.get("commands", [])])
     return "\n".join(L)
+
+
+K8S_FILE = "performance-k8s.json"
+
+
+def _k8s_section(d) -> list[str]:
+    """The same comparison on the real Kubernetes provider (`make bench-k8s`: a run of its own,
+    as root), beside this run's local one."""
+    k = d.get("k8s")
+    L = ["## 5. The same comparison on Kubernetes (the host provider)", ""]
+    if not k:
+        return L + [f"Not measured yet: `make bench-k8s` (root) runs it and writes `docs/{K8S_FILE}`, "
+                    "which this page then shows.", ""]
+    kc, lc = k["compare"], (d.get("compare") or {}).get("data") or {}
+    mem = k.get("pod_memory") or {}
+    L += [f"Measured by `{k['command']}` at {k['measured']} (a run of its own: the whole Kubernetes "
+          "path of `make test-k8s` on a single-node Kubernetes built from source on this machine; "
+          "see docs/kubernetes.md), beside the local comparison of this page's run. On Kubernetes "
+          "the MongoDB is the chart's: the same FerretDB build in a pod "
+          f"(CPU limit {k.get('mongo_cpu_limit', '1')} core), the Ray pods are KubeRay's. Same "
+          "workloads, same repeat "
+          f"({kc.get('repeat')}). Outputs agree between k8s-single and k8s-multi: "
+          f"**{'yes' if kc.get('consistent') else 'NO'}**; the local clusters' outputs agree "
+          f"with them: **{'yes' if k.get('agrees_with_local') else 'NO'}**.", ""]
+    local = {r["workload"]: r["clusters"] for r in lc.get("rows", [])}
+    rows = []
+    for r in kc.get("rows", []):
+        lw = local.get(r["workload"], {})
+        cells = [r["workload"]]
+        for name, src in (("local-single", lw), ("local-multi", lw), ("k8s-single", r["clusters"]),
+                          ("k8s-multi", r["clusters"])):
+            x = src.get(name) or {}
+            cells.append(_s(x.get("warm_s")) if x.get("status") == "SUCCEEDED" else (x.get("status") or "—"))
+        rows.append(cells)
+    L += _table(["workload", "local-single warm s", "local-multi warm s", "k8s-single warm s",
+                 "k8s-multi warm s"], rows)
+    L += [f"Wall clock of the whole comparison: local {_s(lc.get('elapsed_s'), 0)} s, Kubernetes "
+          f"{_s(kc.get('elapsed_s'), 0)} s."]
+    if mem:
+        L += ["", "Peak memory of each pod over the Kubernetes comparison (cgroup), against its limit: "
+              + ", ".join(f"{name} {m.get('peak_mib')} MiB / {m.get('limit')}" for name, m in sorted(mem.items()))
+              + "."]
+    return L + [""]
+
+
+def record_k8s(results: Path, out: Path) -> Path:
+    """docs/performance-k8s.json from make test-k8s's results: its comparison, pod memory, and
+    whether its outputs agree with the local comparison in <out>/performance.json."""
+    import time
+
+    results, out = Path(results), Path(out)
+    src = results / "compare.json"
+    if not src.exists():
+        raise SystemExit(f"error: {src} is missing: run `make test-k8s` (root) first")
+    kc = json.loads(src.read_text())
+    local = json.loads((out / "performance.json").read_text()).get("compare", {}).get("data", {})
+
+    def outputs(c: dict) -> dict:
+        return {r["workload"]: json.dumps(r.get("output"), sort_keys=True)
+                for r in c.get("runs", []) if r.get("status") == "SUCCEEDED"}
+
+    ko, lo = outputs(kc), outputs(local)
+    mem = results / "pod-memory.json"
+    record = {
+        "command": "make bench-k8s  (make test-k8s, then python -m bench --k8s results/k8s)",
+        "measured": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(src.stat().st_mtime)),
+        "compare": kc,
+        "pod_memory": json.loads(mem.read_text()) if mem.exists() else None,
+        "agrees_with_local": bool(ko) and all(lo.get(w) == o for w, o in ko.items()),
+    }
+    from ray101 import state
+
+    path = out / K8S_FILE
+    state.atomic_write(path, json.dumps(record, indent=2, sort_keys=True, default=str) + "\n")
+    return path
+
+
+def load_k8s(out: Path) -> dict | None:
+    path = Path(out) / K8S_FILE
+    return json.loads(path.read_text()) if path.exists() else None
 
 
 def _idle_line(d, key: str) -> list[str]:
@@ -546,6 +627,7 @@ def write(d: dict, out: Path) -> list[Path]:
 
     out = Path(out)
     img = out / IMG
+    d["k8s"] = load_k8s(out)  # `make bench-k8s` writes it; absent until then
     page = markdown(d)  # first: it brings derived fields (the crossover) up to date in d
     files: dict[Path, str | bytes] = {
         out / "performance.json": json.dumps(d, indent=2, sort_keys=True, default=str) + "\n",
