@@ -168,7 +168,7 @@ def settings(tools: Path, ends_only: bool = False) -> list[dict]:
     from ray101 import mongo
 
     ours = mongo.ferretdb_path()
-    patches = mongo.ferretdb_build().split("patches=", 1)[1].replace(",", " + ")
+    patches = " + ".join(mongo.ferretdb_patch_names())
     go_env = " ".join(f"{k}={v}" for k, v in mongo.FERRETDB_GO_ENV.items())
     stock = stock_binary(tools)
     rows = []

@@ -59,6 +59,16 @@ def test_seed_is_idempotent_shrinks_and_drops(mongo_uri):
     assert counts(mongo_uri) == (23530, 21032)
 
 
+def test_seed_grows_past_what_one_delete_can_remove(mongo_uri):
+    """Growing the movies regenerates every comment: 40,000 of them is more than FerretDB's
+    SQLite backend deletes in one statement (32,766), as `make bench`'s size sweep does."""
+    mflix.seed(mongo_uri, movies=1000, comments=40_000, drop=True)
+    grown = mflix.seed(mongo_uri, movies=2000, comments=40_000)
+    assert grown["comments"]["deleted"] == 40_000 and grown["comments"]["inserted"] == 40_000
+    assert counts(mongo_uri) == (2000, 40_000)
+    mflix.seed(mongo_uri, drop=True)  # the default data again, for the tests after this one
+
+
 def test_cli_seed_json_and_drop(mongo_uri):
     result = run("mongo", "seed", "--movies", "120", "--comments", "80", "--json")
     assert result.exit_code == 0, result.output

@@ -82,6 +82,11 @@ def _node_env(plan: Plan, node: Node, mongo_uri: str | None) -> dict:
     # sample the nodes every 15 s instead of every 5 s (`make bench` records the idle load).
     env.setdefault("RAY_enable_metrics_collection", "false")
     env.setdefault("REPORTER_UPDATE_INTERVAL_MS", "15000")
+    # Each node's log monitor looks for new log files every 0.1 s while the logs folder holds
+    # fewer than 1000 of them, the largest share of an idle lab's CPU; with the threshold at 0 it
+    # looks every 0.5 s and still streams every line (a new worker's first output reaches the
+    # driver up to 0.5 s later; ray101's jobs print from the driver).
+    env.setdefault("RAY_LOG_MONITOR_MANY_FILES_THRESHOLD", "0")
     if mongo_uri:
         env["RAY101_MONGO_URI"] = mongo_uri
     return env

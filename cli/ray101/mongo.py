@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import os
 import re
@@ -53,8 +54,16 @@ FERRETDB_PATCHES = Path(__file__).resolve().parent / "scripts" / "ferretdb-patch
 def ferretdb_build() -> str:
     """What install-ferretdb.sh writes into <tools>/bin/ferretdb.build: the build ray101 uses
     (the version and the patches it applies, in the script's order)."""
-    names = sorted(p.stem for p in FERRETDB_PATCHES.glob("*.patch"))
-    return f"{FERRETDB_VERSION} patches={','.join(names) or 'none'}"
+    files = sorted(FERRETDB_PATCHES.glob("*.patch"), key=lambda p: p.name)
+    if not files:
+        return f"{FERRETDB_VERSION} patches=none"
+    digest = hashlib.sha256(b"".join(p.read_bytes() for p in files)).hexdigest()[:12]
+    return f"{FERRETDB_VERSION} patches={','.join(p.stem for p in files)} sha256={digest}"
+
+
+def ferretdb_patch_names() -> list[str]:
+    """The patches ray101's FerretDB build applies, in order."""
+    return ferretdb_build().split("patches=", 1)[1].split()[0].split(",")
 
 PING_TIMEOUT_MS = 10_000
 

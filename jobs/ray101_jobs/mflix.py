@@ -259,6 +259,9 @@ def _stored(coll) -> int:
         return coll.count_documents({})
 
 
+DELETE_WINDOW = 10_000
+
+
 def _has(coll, oid) -> bool:
     return coll.find_one({"_id": oid}, {"_id": 1}) is not None
 
@@ -276,8 +279,16 @@ def _seed_collection(coll, want: int, oid, make, batch: int, progress, regenerat
     if stored:
         # Generated ids beyond ``want`` (an earlier, larger seed) go, so the count is exactly
         # ``want``; with ``regenerate`` all generated ids go (their content depended on another size).
-        low = oid(0) if regenerate else oid(want)
-        deleted = coll.delete_many({"_id": {"$gte": low, "$lte": oid(MAX_DOCS - 1)}}).deleted_count
+        # In windows of DELETE_WINDOW ids: FerretDB's SQLite backend deletes with one SQL variable
+        # per document, at most 32,766 in one statement. Generated ids present are a prefix of
+        # 0, 1, 2, ... after any seed, so windows up to the stored count reach them all.
+        first = 0 if regenerate else want
+        for k in range(first, max(stored, first), DELETE_WINDOW):
+            window = {"$gte": oid(k), "$lte": oid(min(k + DELETE_WINDOW, MAX_DOCS) - 1)}
+            deleted += coll.delete_many({"_id": window}).deleted_count
+        last = max(stored, first)
+        if last < MAX_DOCS:
+            deleted += coll.delete_many({"_id": {"$gte": oid(last), "$lte": oid(MAX_DOCS - 1)}}).deleted_count
         if not regenerate and want:
             have = {d["_id"] for d in coll.find({"_id": {"$gte": oid(0), "$lt": oid(want)}}, {"_id": 1})}
     missing = [d for d in make() if d["_id"] not in have] if len(have) < want else []

@@ -34,7 +34,11 @@ if [[ "${FERRETDB_PATCHES:-all}" != none ]]; then
   patches=("$here"/ferretdb-patches/*.patch)
 fi
 names="$(for p in "${patches[@]}"; do basename "$p" .patch; done | paste -sd, -)"
-BUILD="$VERSION patches=${names:-none}"
+sum=""
+if [[ ${#patches[@]} -gt 0 ]]; then
+  sum=" sha256=$(cat "${patches[@]}" | sha256sum | cut -c1-12)"  # a changed patch is a new build
+fi
+BUILD="$VERSION patches=${names:-none}$sum"
 tools="${1:-${RAY101_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/ray101/tools}}"
 bin="$tools/bin/ferretdb"
 
