@@ -61,7 +61,7 @@ def test_should_reuse_one_connection_for_every_request(fake_jobs_api):
     api = jobsapi.JobsAPI(connection(url, "port-forward to pod ray101/head"))
     for _ in range(5):
         assert api.list() == []
-    assert seen["requests"] >= 6  # the SDK's version check, then five lists
+    assert seen["requests"] >= 6  # the version check, then five lists
     assert seen["connections"] == 1
     assert seen["auth"] == {"Bearer t0ken"}
 

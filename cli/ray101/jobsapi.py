@@ -1,9 +1,11 @@
 """The Ray Jobs API as ray101 uses it: submit a workload, follow it, stop it, read its result.
 
-Wraps ``ray.job_submission.JobSubmissionClient`` with what a user needs from a CLI: a request
-timeout (the SDK has none), errors turned into one readable line (unreachable, wrong token,
-unknown job), and following by polling, which notices the end of a job at once instead of
-waiting for a log stream to close.
+Speaks the Jobs API's REST endpoints (``/api/jobs/``, the ones ``ray.job_submission.
+JobSubmissionClient`` calls) with one keep-alive ``requests`` session, adding what a user needs
+from a CLI: a request timeout (the SDK has none), errors turned into one readable line
+(unreachable, wrong token, unknown job), and following by polling, which notices the end of a job
+at once instead of waiting for a log stream to close. Not the SDK itself: importing it imports
+all of Ray, about 0.6 s of every ``ray101 run`` (docs/performance.md, section 2).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import re
 import shlex
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ray101 import __version__
@@ -20,8 +22,6 @@ from ray101.errors import Ray101Error
 from ray101.models import Connection
 
 if TYPE_CHECKING:
-    from ray.job_submission import JobDetails, JobSubmissionClient
-
     from ray101_jobs.common import Workload
 
 TERMINAL = {"SUCCEEDED", "FAILED", "STOPPED"}
@@ -32,35 +32,83 @@ POLL_S = 0.2
 POLL_FORWARDED_S = 1.0
 
 
-def _client_class() -> type[JobSubmissionClient]:
-    import requests
-    from ray._private.authentication.http_token_authentication import (
-        format_authentication_http_error,
-    )
-    from ray.exceptions import AuthenticationError
-    from ray.job_submission import JobSubmissionClient
+@dataclass(frozen=True)
+class JobInfo:
+    """One job as ``GET /api/jobs/<id>`` describes it (the fields ray101 reads)."""
 
-    class TimedClient(JobSubmissionClient):
-        """JobSubmissionClient whose requests share one keep-alive session (the SDK opens a new
-        connection per request: through a port-forward, a new stream each time) and give up
-        after ``REQUEST_TIMEOUT_S``. Same request and error handling as the SDK's own."""
+    job_id: str | None
+    submission_id: str | None
+    status: str
+    entrypoint: str | None = None
+    message: str | None = None
+    metadata: dict = field(default_factory=dict)
+    driver_exit_code: int | None = None
+    start_time: int | None = None
+    end_time: int | None = None
 
-        def _do_request(self, method: str, endpoint: str, *, data: Any = None,
-                        json_data: Any = None, **kwargs: Any) -> Any:
-            kwargs.setdefault("timeout", REQUEST_TIMEOUT_S)
-            session = self.__dict__.get("_ray101_session")
-            if session is None:
-                session = self.__dict__["_ray101_session"] = requests.Session()
-            response = session.request(
-                method, self._address + endpoint, cookies=self._cookies, data=data,
-                json=json_data, headers=self._headers, verify=self._verify, **kwargs,
-            )
-            formatted_error = format_authentication_http_error(response.status_code, response.text)
-            if formatted_error:
-                raise AuthenticationError(formatted_error)
-            return response
+    @classmethod
+    def from_json(cls, d: dict) -> JobInfo:
+        return cls(job_id=d.get("job_id"), submission_id=d.get("submission_id"),
+                   status=str(d.get("status")), entrypoint=d.get("entrypoint"),
+                   message=d.get("message"), metadata=d.get("metadata") or {},
+                   driver_exit_code=d.get("driver_exit_code"), start_time=d.get("start_time"),
+                   end_time=d.get("end_time"))
 
-    return TimedClient
+
+class JobsClient:
+    """The Jobs API's REST endpoints over one keep-alive session (through a port-forward a new
+    connection per request would be a new stream each time); every request gives up after
+    ``REQUEST_TIMEOUT_S``. Errors read as the SDK's: ``Request failed with status code N: ...``."""
+
+    def __init__(self, url: str, headers: dict | None = None):
+        import requests
+
+        self.url = url.rstrip("/")
+        self.session = requests.Session()
+        self.session.headers.update(headers or {})
+        version = self._request("GET", "/api/version")
+        self.server_ray_version = version.get("ray_version")
+
+    def _request(self, method: str, path: str, json_body: Any = None) -> Any:
+        response = self.session.request(method, self.url + path, json=json_body,
+                                         timeout=REQUEST_TIMEOUT_S)
+        if response.status_code != 200:
+            raise RuntimeError(f"Request failed with status code {response.status_code}: {response.text}.")
+        return response.json()
+
+    def submit_job(self, **body: Any) -> str:
+        if body.get("runtime_env"):
+            body["runtime_env"] = self._uploaded(body["runtime_env"])
+        return self._request("POST", "/api/jobs/", body)["submission_id"]
+
+    def _uploaded(self, runtime_env: dict) -> dict:
+        """``runtime_env`` with its local working_dir/py_modules uploaded to the cluster as
+        packages, by the SDK's own code (only then is Ray imported: clusters whose image lacks
+        the jobs' packages)."""
+        import copy
+
+        from ray.job_submission import JobSubmissionClient
+
+        sdk = JobSubmissionClient(self.url, headers=dict(self.session.headers))
+        env = copy.deepcopy(runtime_env)
+        sdk._upload_working_dir_if_needed(env)
+        sdk._upload_py_modules_if_needed(env)
+        return env
+
+    def get_job_info(self, job_id: str) -> JobInfo:
+        return JobInfo.from_json(self._request("GET", f"/api/jobs/{job_id}"))
+
+    def get_job_logs(self, job_id: str) -> str:
+        return self._request("GET", f"/api/jobs/{job_id}/logs")["logs"]
+
+    def stop_job(self, job_id: str) -> bool:
+        return bool(self._request("POST", f"/api/jobs/{job_id}/stop")["stopped"])
+
+    def delete_job(self, job_id: str) -> bool:
+        return bool(self._request("DELETE", f"/api/jobs/{job_id}")["deleted"])
+
+    def list_jobs(self) -> list[JobInfo]:
+        return [JobInfo.from_json(d) for d in self._request("GET", "/api/jobs/")]
 
 
 @dataclass
@@ -104,11 +152,12 @@ _warned: set[str] = set()
 
 def version_mismatch(cluster: str, cluster_ray: str | None) -> str | None:
     """One line when the cluster runs another Ray than this client (the classic KubeRay trap)."""
-    import ray
+    from importlib.metadata import version
 
-    if not cluster_ray or cluster_ray == ray.__version__:
+    ours = version("ray")  # not `import ray`: the CLI never needs Ray itself
+    if not cluster_ray or cluster_ray == ours:
         return None
-    return (f"Warning: cluster {cluster} runs Ray {cluster_ray}, this client Ray {ray.__version__}; "
+    return (f"Warning: cluster {cluster} runs Ray {cluster_ray}, this client Ray {ours}; "
             "jobs and the dashboard may misbehave (use the same Ray on both)")
 
 
@@ -128,18 +177,15 @@ class JobsAPI:
     def __init__(self, conn: Connection):
         self.conn = conn
         self.url = conn.jobs_url
-        self._client = None
+        self._client: JobsClient | None = None
         self.poll_s = POLL_FORWARDED_S if conn.via else POLL_S
 
     # -- plumbing ----------------------------------------------------------------------------
     @property
-    def client(self) -> JobSubmissionClient:
+    def client(self) -> JobsClient:
         if self._client is None:
-            self._client = self._call(
-                lambda: _client_class()(self.url, headers=self.conn.headers), "connect"
-            )
-            warn_on_version_mismatch(self.conn.target.name,
-                                     getattr(self._client, "_server_ray_version", None))
+            self._client = self._call(lambda: JobsClient(self.url, headers=self.conn.headers), "connect")
+            warn_on_version_mismatch(self.conn.target.name, self._client.server_ray_version)
         return self._client
 
     def _call(self, fn: Callable[[], Any], what: str) -> Any:
@@ -158,7 +204,7 @@ class JobsAPI:
                 f"cannot reach the Jobs API at {self.url} ({what}): is the cluster up? "
                 "(`ray101 clusters` shows which answer)"
             ) from None
-        except Exception as exc:  # the SDK raises RuntimeError/AuthenticationError with prose
+        except Exception as exc:  # RuntimeError("Request failed with status code N: ...")
             raise Ray101Error(self._explain(exc, what)) from None
 
     def _explain(self, exc: Exception, what: str) -> str:
@@ -226,7 +272,7 @@ class JobsAPI:
                 pass
             raise
 
-    def info(self, job_id: str) -> JobDetails:
+    def info(self, job_id: str) -> JobInfo:
         return self._call(lambda: self.client.get_job_info(job_id), f"status of {job_id}")
 
     def logs(self, job_id: str) -> str:
@@ -253,7 +299,7 @@ class JobsAPI:
             self._call(lambda: self.client.delete_job(job_id), f"delete {job_id}")
         return deleted
 
-    def list(self) -> list:
+    def list(self) -> list[JobInfo]:
         return self._call(lambda: self.client.list_jobs(), "list jobs")
 
     def follow(

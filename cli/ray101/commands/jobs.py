@@ -13,9 +13,7 @@ import click
 from ray101.commands.options import cluster_option, console, json_option, print_json
 
 if TYPE_CHECKING:
-    from ray.job_submission import JobDetails
-
-    from ray101.jobsapi import JobsAPI
+    from ray101.jobsapi import JobInfo, JobsAPI
 
 
 @contextlib.contextmanager
@@ -29,7 +27,7 @@ def _jobs_api(cluster: str) -> Iterator[JobsAPI]:
         yield JobsAPI(conn)
 
 
-def _details(info: JobDetails) -> dict:
+def _details(info: JobInfo) -> dict:
     return {
         "job_id": info.submission_id or info.job_id,
         "status": str(getattr(info.status, "value", info.status)),
