@@ -8,20 +8,10 @@ fails with a clear error instead.
 
 import ray
 
-from ray101_jobs.common import Param, Repetition, Workload, main
+from ray101_jobs.common import Repetition, main
+from ray101_jobs.registry import WORKLOADS
 
-WORKLOAD = Workload(
-    name="actor-counter",
-    module="ray101_jobs.actor_counter",
-    summary="A Counter actor incremented by 0..4; returns the running totals.",
-    retries="at-most-once: the actor never restarts; the job fails if its node dies",
-    params=(
-        Param("count", int, 5, "increments (by 0, 1, ..., count-1)", minimum=1, maximum=100000),
-        Param("seconds", float, 0.0, "pause inside each increment", minimum=0, maximum=60),
-        Param("node", str, "", "IP of the Ray node to place the counter on (default: any)"),
-    ),
-    ideal=lambda p, cpus: p["count"] * p["seconds"] or None,  # calls on one actor are serial
-)
+WORKLOAD = WORKLOADS["actor-counter"]
 
 
 @ray.remote(max_restarts=0, max_task_retries=0)

@@ -9,10 +9,9 @@ import time
 
 import ray
 
-from ray101_jobs.common import Repetition, Workload, digest_docs, main, mongo_uri
+from ray101_jobs.common import Repetition, digest_docs, main, mongo_uri
 from ray101_jobs.mongo_sequential import (
     COLLECTIONS,
-    MONGO_PARAMS,
     PIPELINE,
     aggregate_raw,
     check_reachable,
@@ -20,15 +19,9 @@ from ray101_jobs.mongo_sequential import (
     show,
 )
 from ray101_jobs.mongouri import client as mongo_client
+from ray101_jobs.registry import WORKLOADS
 
-WORKLOAD = Workload(
-    name="mongo-parallel",
-    module="ray101_jobs.mongo_parallel",
-    summary="Aggregate movies and comments at once through two Aggregator actors.",
-    retries="actors restart once, calls retried once (idempotent reads)",
-    params=MONGO_PARAMS,
-    uses_mongo=True,
-)
+WORKLOAD = WORKLOADS["mongo-parallel"]
 
 
 @ray.remote(max_restarts=1, max_task_retries=1)

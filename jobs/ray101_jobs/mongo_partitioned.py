@@ -19,9 +19,7 @@ import time
 import ray
 
 from ray101_jobs.common import (
-    Param,
     Repetition,
-    Workload,
     digest_docs,
     main,
     merge_digests,
@@ -29,23 +27,15 @@ from ray101_jobs.common import (
 )
 from ray101_jobs.mongo_sequential import (
     COLLECTIONS,
-    MONGO_PARAMS,
     aggregate_raw,
     check_reachable,
     mongo_output,
     show,
 )
 from ray101_jobs.mongouri import client as mongo_client
+from ray101_jobs.registry import WORKLOADS
 
-WORKLOAD = Workload(
-    name="mongo-partitioned",
-    module="ray101_jobs.mongo_partitioned",
-    summary="K warm actors each aggregate one _id range of both collections; compact results.",
-    retries="actors restart twice, calls retried twice (idempotent reads)",
-    params=MONGO_PARAMS
-    + (Param("actors", int, 2, "actors in the pool, one _id range each", minimum=1, maximum=64),),
-    uses_mongo=True,
-)
+WORKLOAD = WORKLOADS["mongo-partitioned"]
 
 
 @ray.remote(max_restarts=2, max_task_retries=2)

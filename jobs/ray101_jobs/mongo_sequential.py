@@ -8,9 +8,7 @@ The server is found through ``RAY101_MONGO_URI`` in the Ray node's environment.
 import time
 
 from ray101_jobs.common import (
-    Param,
     Repetition,
-    Workload,
     digest_docs,
     digest_hex,
     main,
@@ -20,24 +18,12 @@ from ray101_jobs.common import (
 )
 from ray101_jobs.mongouri import client as mongo_client
 from ray101_jobs.mongouri import hosts_of
+from ray101_jobs.registry import WORKLOADS
 
 COLLECTIONS = ("movies", "comments")
 PIPELINE: list[dict] = [{"$match": {}}]
 
-MONGO_PARAMS = (
-    Param("database", str, "sample_mflix", "database holding movies and comments"),
-    Param("timeout_ms", int, 5000, "give up on an unreachable server after this", minimum=100,
-          maximum=120000),
-)
-
-WORKLOAD = Workload(
-    name="mongo-sequential",
-    module="ray101_jobs.mongo_sequential",
-    summary="Aggregate movies, then comments, one after the other in the driver.",
-    retries="none: reads in the driver; fails fast, naming the host, when MongoDB is down",
-    params=MONGO_PARAMS,
-    uses_mongo=True,
-)
+WORKLOAD = WORKLOADS["mongo-sequential"]
 
 
 def raw_collection(client, database: str, name: str):

@@ -4,26 +4,15 @@ Ideal runtime: ceil(items / CPUs) x seconds. Tasks are retried when their node d
 (``max_retries``), so a killed worker node costs time, not the result.
 """
 
-import math
 import time
 
 import ray
 
-from ray101_jobs.common import Param, Repetition, Workload, main
+from ray101_jobs.common import Repetition, main
+from ray101_jobs.registry import WORKLOADS
 from ray101_jobs.sequential_retrieve import database, show
 
-WORKLOAD = Workload(
-    name="parallel-retrieve",
-    module="ray101_jobs.parallel_retrieve",
-    summary="Retrieve every item as a Ray task, all at once.",
-    retries="tasks retried up to 3 times when their node dies (max_retries=3)",
-    params=(
-        Param("items", int, 6, "items in the database", minimum=1, maximum=1000),
-        Param("seconds", float, 1.0, "time to retrieve one item", minimum=0, maximum=60),
-        Param("fail", bool, False, "make the first retrieval raise, to see a failed job"),
-    ),
-    ideal=lambda p, cpus: math.ceil(p["items"] / max(cpus, 1)) * p["seconds"],
-)
+WORKLOAD = WORKLOADS["parallel-retrieve"]
 
 
 @ray.remote(max_retries=3)

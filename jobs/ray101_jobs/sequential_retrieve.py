@@ -5,19 +5,10 @@ Six items at one second each take six seconds: what the other workloads are meas
 
 import time
 
-from ray101_jobs.common import Param, Repetition, Workload, main, node_ip
+from ray101_jobs.common import Repetition, main, node_ip
+from ray101_jobs.registry import WORKLOADS
 
-WORKLOAD = Workload(
-    name="sequential-retrieve",
-    module="ray101_jobs.sequential_retrieve",
-    summary="Retrieve every item in a plain loop inside the job (the baseline).",
-    retries="none needed: runs in the driver, on the head",
-    params=(
-        Param("items", int, 6, "items in the database", minimum=1, maximum=1000),
-        Param("seconds", float, 1.0, "time to retrieve one item", minimum=0, maximum=60),
-    ),
-    ideal=lambda p, cpus: p["items"] * p["seconds"],
-)
+WORKLOAD = WORKLOADS["sequential-retrieve"]
 
 
 def database(items: int) -> list[str]:

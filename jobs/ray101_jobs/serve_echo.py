@@ -17,22 +17,13 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from ray101_jobs.common import Param, Repetition, Workload, main, node_ip
+from ray101_jobs.common import Repetition, main, node_ip
+from ray101_jobs.registry import WORKLOADS
 
 APP_NAME = "echo"
 ROUTE = "/echo"
 
-WORKLOAD = Workload(
-    name="serve-echo",
-    module="ray101_jobs.serve_echo",
-    summary="Deploy an echo service on Ray Serve at /echo and call it with data=Hello.",
-    retries="Serve replaces a lost replica; requests go through the head's proxy",
-    params=(
-        Param("data", str, "Hello", "what to send as ?data="),
-        Param("calls", int, 100, "requests to time", minimum=1, maximum=100000),
-        Param("keep", bool, False, "leave the app (and Serve) up after the job for `ray101 serve call`"),
-    ),
-)
+WORKLOAD = WORKLOADS["serve-echo"]
 
 
 def serve_port() -> int:

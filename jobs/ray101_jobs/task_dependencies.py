@@ -4,25 +4,14 @@ Passing the refs as arguments lets Ray start ``aggregate`` only when every input
 and move the values to wherever it runs. Ideal: ceil(tasks / CPUs) x seconds.
 """
 
-import math
 import time
 
 import ray
 
-from ray101_jobs.common import Param, Repetition, Workload, main
+from ray101_jobs.common import Repetition, main
+from ray101_jobs.registry import WORKLOADS
 
-WORKLOAD = Workload(
-    name="task-dependencies",
-    module="ray101_jobs.task_dependencies",
-    summary="Five process tasks (doubling 0..4) whose results feed one aggregate task.",
-    retries="tasks retried up to 3 times when their node dies (max_retries=3)",
-    params=(
-        Param("tasks", int, 5, "process tasks", minimum=1, maximum=1000),
-        Param("seconds", float, 1.0, "time one process task takes", minimum=0, maximum=60),
-        Param("fail", bool, False, "make the aggregate raise, to see a failed job"),
-    ),
-    ideal=lambda p, cpus: math.ceil(p["tasks"] / max(cpus, 1)) * p["seconds"],
-)
+WORKLOAD = WORKLOADS["task-dependencies"]
 
 
 @ray.remote(max_retries=3)
