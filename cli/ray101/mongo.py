@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import os
 import re
@@ -48,23 +47,6 @@ START_TIMEOUT = 30.0
 # heap reaches GOMEMLIMIT removes most of that, and the limit bounds the memory it takes.
 # RAY101_FERRETDB_GOGC / RAY101_FERRETDB_GOMEMLIMIT override them (docs/performance.md).
 FERRETDB_GO_ENV = {"GOGC": "off", "GOMEMLIMIT": "1GiB"}
-FERRETDB_PATCHES = Path(__file__).resolve().parent / "scripts" / "ferretdb-patches"
-
-
-def ferretdb_build() -> str:
-    """What install-ferretdb.sh writes into <tools>/bin/ferretdb.build: the build ray101 uses
-    (the version and the patches it applies, in the script's order)."""
-    files = sorted(FERRETDB_PATCHES.glob("*.patch"), key=lambda p: p.name)
-    if not files:
-        return f"{FERRETDB_VERSION} patches=none"
-    digest = hashlib.sha256(b"".join(p.read_bytes() for p in files)).hexdigest()[:12]
-    return f"{FERRETDB_VERSION} patches={','.join(p.stem for p in files)} sha256={digest}"
-
-
-def ferretdb_patch_names() -> list[str]:
-    """The patches ray101's FerretDB build applies, in order."""
-    return ferretdb_build().split("patches=", 1)[1].split()[0].split(",")
-
 PING_TIMEOUT_MS = 10_000
 
 EXTERNAL, MONGOD, FERRETDB = "external", "mongod", "ferretdb"
@@ -203,6 +185,28 @@ def install_script() -> Path:
     return Path(__file__).resolve().parent / "scripts" / "install-ferretdb.sh"
 
 
+def _install_env() -> dict:
+    """The environment install-ferretdb.sh runs with for ray101's own build (all its patches)."""
+    env = dict(os.environ, RAY101_TOOLS=str(state.tools_dir()), FERRETDB_VERSION=FERRETDB_VERSION)
+    env.pop("FERRETDB_PATCHES", None)
+    return env
+
+
+def ferretdb_build() -> str:
+    """The build id install-ferretdb.sh writes into <tools>/bin/ferretdb.build for the build it
+    makes now: the version, the patches in the order it applies them, and their sha256."""
+    proc = subprocess.run(["bash", str(install_script()), "--build-id"], env=_install_env(),
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise Ray101Error(f"{install_script()} --build-id failed: {proc.stderr.strip()[-300:]}")
+    return proc.stdout.strip()
+
+
+def ferretdb_patch_names() -> list[str]:
+    """The patches ray101's FerretDB build applies, in order."""
+    return ferretdb_build().split("patches=", 1)[1].split()[0].split(",")
+
+
 def _run_streaming(cmd: list[str], env: dict, on_output: Callable[[str], object] | None) -> tuple[int, str]:
     """Run ``cmd``, passing each line it prints to ``on_output``; returns (exit code, last line)."""
     last = "no output"
@@ -245,8 +249,7 @@ def install(force: bool = False, on_output: Callable[[str], object] | None = Non
             raise Ray101Error(f"cannot build FerretDB: {script} is missing")
         if force and path.exists():
             path.unlink()
-        env = dict(os.environ, RAY101_TOOLS=str(state.tools_dir()), FERRETDB_VERSION=FERRETDB_VERSION)
-        env.pop("FERRETDB_PATCHES", None)
+        env = _install_env()
         # -v: go build names each package as it compiles it, the build's visible progress.
         env["GOFLAGS"] = " ".join(filter(None, (env.get("GOFLAGS"), "-v")))
         code, last = _run_streaming(["bash", str(script)], env, on_output)

@@ -22,10 +22,13 @@
 # docs/performance.md ("MongoDB server") measures each.
 #
 # Usage: install-ferretdb.sh [TOOLS_DIR]   (default: $RAY101_TOOLS, else ~/.cache/ray101/tools)
+#        install-ferretdb.sh --build-id    only print the build id (BUILD below)
 # It ships inside the ray101 package (ray101/scripts/); `ray101 mongo install` runs it.
 # Idempotent: does nothing when <tools>/bin/ferretdb reports the version and <tools>/bin/ferretdb.build
-# names this build (BUILD below). FERRETDB_PATCHES=none builds FerretDB as released.
+# names this build (BUILD below; ray101 compares it with --build-id's). FERRETDB_PATCHES=none
+# builds FerretDB as released.
 set -euo pipefail
+export LC_ALL=C  # the patches apply, and are named in BUILD, in byte order of their file names
 
 VERSION="${FERRETDB_VERSION:-v1.24.2}"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -39,6 +42,10 @@ if [[ ${#patches[@]} -gt 0 ]]; then
   sum=" sha256=$(cat "${patches[@]}" | sha256sum | cut -c1-12)"  # a changed patch is a new build
 fi
 BUILD="$VERSION patches=${names:-none}$sum"
+if [[ "${1:-}" == --build-id ]]; then
+  echo "$BUILD"
+  exit 0
+fi
 tools="${1:-${RAY101_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/ray101/tools}}"
 bin="$tools/bin/ferretdb"
 
