@@ -4,9 +4,9 @@ query (``aggregate`` with ``$match: {}``) straight from this process, no Ray in 
 Each setting gets a FerretDB process of its own on the same seeded SQLite data. It is read
 sequentially (movies, then comments, as mongo-sequential does), with both collections at once
 (two threads, as mongo-parallel does), and in two ``_id`` ranges per collection by two readers
-(as mongo-partitioned does with its default two actors). Per read: wall seconds, the server's CPU seconds (utime +
-stime from /proc, which the load of other processes does not inflate), its peak memory (VmHWM),
-and the documents' count and digest, which must be the same for every setting.
+(as mongo-partitioned does with its default two actors). Per read: wall seconds, the server's CPU
+seconds (utime + stime from /proc, which the load of other processes does not inflate), its peak
+memory (VmHWM), and the documents' count and digest, which must be the same for every setting.
 """
 
 from __future__ import annotations

@@ -283,10 +283,10 @@ def _seed_collection(coll, want: int, oid, make, batch: int, progress, regenerat
         # per document, at most 32,766 in one statement. Generated ids present are a prefix of
         # 0, 1, 2, ... after any seed, so windows up to the stored count reach them all.
         first = 0 if regenerate else want
-        for k in range(first, max(stored, first), DELETE_WINDOW):
+        last = max(stored, first)
+        for k in range(first, last, DELETE_WINDOW):
             window = {"$gte": oid(k), "$lte": oid(min(k + DELETE_WINDOW, MAX_DOCS) - 1)}
             deleted += coll.delete_many({"_id": window}).deleted_count
-        last = max(stored, first)
         if last < MAX_DOCS:
             deleted += coll.delete_many({"_id": {"$gte": oid(last), "$lte": oid(MAX_DOCS - 1)}}).deleted_count
         if not regenerate and want:
