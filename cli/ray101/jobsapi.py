@@ -66,6 +66,7 @@ class JobsClient:
         self.url = url.rstrip("/")
         self.session = requests.Session()
         self.session.headers.update(headers or {})
+        self._sdk: Any = None  # Ray's JobSubmissionClient, made the first time a package is uploaded
         version = self._request("GET", "/api/version")
         self.server_ray_version = version.get("ray_version")
 
@@ -87,12 +88,13 @@ class JobsClient:
         the jobs' packages)."""
         import copy
 
-        from ray.job_submission import JobSubmissionClient
+        if self._sdk is None:
+            from ray.job_submission import JobSubmissionClient
 
-        sdk = JobSubmissionClient(self.url, headers=dict(self.session.headers))
+            self._sdk = JobSubmissionClient(self.url, headers=dict(self.session.headers))
         env = copy.deepcopy(runtime_env)
-        sdk._upload_working_dir_if_needed(env)
-        sdk._upload_py_modules_if_needed(env)
+        self._sdk._upload_working_dir_if_needed(env)
+        self._sdk._upload_py_modules_if_needed(env)
         return env
 
     def get_job_info(self, job_id: str) -> JobInfo:
