@@ -91,7 +91,9 @@ NAMESPACE ?= ray101
 RELEASE ?= ray101
 CHART ?= helm/ray101
 KUBERAY_VERSION ?= 1.6.0
-# helm and kubectl: on PATH, else the ones `make tools` puts into $(TOOLS_DIR)/bin.
+# helm and kubectl: on PATH, else the pinned ones scripts/install-tools.sh puts into $(TOOLS_DIR)/bin,
+# installed by the first target that needs them (where it cannot, it stops at once saying what to
+# install).
 HELM ?= $(shell command -v helm || echo $(TOOLS_DIR)/bin/helm)
 KUBECTL ?= $(shell command -v kubectl || echo $(TOOLS_DIR)/bin/kubectl)
 DOCKER ?= docker
@@ -125,10 +127,13 @@ endif
 tools: ## Install pinned helm (v4) and kubectl into .tools/bin (used by the chart tests)
 	TOOLS_DIR=$(TOOLS_DIR) scripts/install-tools.sh
 
+$(TOOLS_DIR)/bin/helm $(TOOLS_DIR)/bin/kubectl:
+	TOOLS_DIR=$(TOOLS_DIR) scripts/install-tools.sh
+
 kuberay-crds: ## Fetch the KubeRay operator's Go module (its CRDs feed the chart tests) into the cache
 	scripts/fetch-kuberay.sh >/dev/null
 
-cluster: ## Create the local cluster (kind; PROVIDER=minikube|host), skipped if it already exists
+cluster: $(KUBECTL) ## Create the local cluster (kind; PROVIDER=minikube|host), skipped if it already exists
 	@case "$(PROVIDER)" in \
 	kind) \
 		if $(KIND) get clusters 2>/dev/null | grep -qx '$(KIND_CLUSTER_NAME)'; then \
@@ -150,13 +155,13 @@ cluster: ## Create the local cluster (kind; PROVIDER=minikube|host), skipped if 
 	*) echo "PROVIDER must be kind, minikube or host, not '$(PROVIDER)'" >&2; exit 2 ;; \
 	esac
 
-namespace: ## Create the namespace with Pod Security "restricted" enforced
+namespace: $(KUBECTL) ## Create the namespace with Pod Security "restricted" enforced
 	sed 's/^  name: ray101$$/  name: $(NAMESPACE)/' k8s/namespace.yaml | $(KUBECTL) apply -f -
 
-operator: namespace ## Install the KubeRay operator ($(KUBERAY_VERSION)) watching the namespace
+operator: namespace $(KUBECTL) ## Install the KubeRay operator ($(KUBERAY_VERSION)) watching the namespace
 	KUBECTL=$(KUBECTL) k8s/kuberay-operator/install.sh $(NAMESPACE) $(OPERATOR_IMAGE)
 
-deploy: venv ## Cluster + operator + chart, wait for the RayClusters, seed MongoDB
+deploy: venv $(HELM) $(KUBECTL) ## Cluster + operator + chart, wait for the RayClusters, seed MongoDB
 	@$(MAKE) --no-print-directory cluster
 	@$(MAKE) --no-print-directory operator
 	$(HELM) upgrade --install $(RELEASE) $(CHART) --namespace $(NAMESPACE) \
@@ -173,13 +178,13 @@ deploy: venv ## Cluster + operator + chart, wait for the RayClusters, seed Mongo
 	@echo "  make compare-k8s                      # every workload on both, report in results/k8s"
 	@echo "  make undeploy                         # remove the release and its data"
 
-dashboard: venv ## Open the Ray dashboard of k8s-multi through a port-forward
+dashboard: venv $(KUBECTL) ## Open the Ray dashboard of k8s-multi through a port-forward
 	$(RAY101) dashboard --cluster k8s-multi
 
 compare-k8s: venv ## Run the workloads on k8s-single and k8s-multi and compare (results/k8s)
 	$(RAY101) compare --clusters k8s-single,k8s-multi --out results/k8s
 
-undeploy: ## Uninstall the chart and delete its MongoDB volume and kept Secret (operator stays)
+undeploy: $(HELM) $(KUBECTL) ## Uninstall the chart and delete its MongoDB volume and kept Secret (operator stays)
 	-$(HELM) uninstall $(RELEASE) --namespace $(NAMESPACE) --wait
 	$(KUBECTL) delete pvc,secret --namespace $(NAMESPACE) --ignore-not-found \
 		--selector app.kubernetes.io/instance=$(RELEASE),app.kubernetes.io/component=mongodb

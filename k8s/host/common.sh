@@ -26,6 +26,8 @@ PKI=$STATE/pki
 SOCK=$STATE/containerd/containerd.sock
 K8S_BIN=$RAY101_CACHE/kubernetes-$KUBERNETES_VERSION/bin
 ETCD_BIN=$RAY101_CACHE/etcd-$ETCD_VERSION/bin
+# CoreDNS is keyed by its plugin list too (a different list is a different build).
+COREDNS_DIR=$RAY101_CACHE/coredns-$COREDNS_VERSION-$(printf '%s' "$COREDNS_PLUGINS" | cksum | cut -d' ' -f1)
 NFT_TABLE=ray101_host                # our own nftables table (inet family)
 # kubeconfig the provider merges its context into, as kind does (KUBECONFIG's first path).
 KUBECONFIG_FILE=${KUBECONFIG:-$HOME/.kube/config}; KUBECONFIG_FILE=${KUBECONFIG_FILE%%:*}
@@ -48,3 +50,43 @@ COREDNS_IMAGE=localhost/ray101/coredns:$COREDNS_VERSION
 OPERATOR_IMAGE=localhost/ray101/kuberay-operator:v$KUBERAY_VERSION
 FERRETDB_IMAGE=localhost/ray101/ferretdb:$FERRETDB_VERSION
 RAY_IMAGE=localhost/ray101/ray:$RAY_VERSION
+
+# Progress of the long steps (build.sh, images.sh): a line when a step starts, with the time the
+# last build of the same step took here ($RAY101_CACHE/build-times.tsv) or, before the first one,
+# on the reference 2-core machine (k8s/host/build-times.tsv); a line every STEP_TICK seconds while
+# it runs; a line with its time when it ends. Every line also goes to $BUILD_LOG, with the tools'
+# own output.
+HOST_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+BUILD_LOG=${BUILD_LOG:-$RAY101_CACHE/logs/build.log}
+BUILD_TIMES=$RAY101_CACHE/build-times.tsv
+: "${STEP_TICK:=30}"
+say() { # say LINE: to the terminal and the log, time-stamped
+  mkdir -p "${BUILD_LOG%/*}"
+  printf '%s %s\n' "$(date +%H:%M:%S)" "$*" | tee -a "$BUILD_LOG"
+}
+last_build() { # last_build STEP VERSION: "N s here" or "N s on a 2-core machine", or nothing
+  local t
+  t=$(awk -F'\t' -v s="$1" -v v="$2" '$1 == s && $2 == v {t = $3} END {print t}' "$BUILD_TIMES" 2>/dev/null)
+  if [ -n "$t" ]; then echo "$t s here"; return; fi
+  t=$(awk -F'\t' -v s="$1" '$1 == s {t = $3} END {print t}' "$HOST_DIR/build-times.tsv" 2>/dev/null)
+  [ -z "$t" ] || echo "$t s on a 2-core machine"
+}
+step_begin() { # step_begin STEP VERSION: announce a step and tick while it runs
+  STEP=$1 STEP_VERSION=$2 STEP_T0=$(date +%s)
+  local last; last=$(last_build "$1" "$2")
+  say "$3: $1 $2: started${last:+ (last time: $last)}"
+  ( trap 'exit 0' TERM
+    while sleep "$STEP_TICK"; do say "$3: $1 $2: $(( $(date +%s) - STEP_T0 )) s${last:+ of ~${last%% *} s}"; done ) &
+  STEP_TICKER=$!
+}
+step_end() { # step_end WHAT: stop ticking, say how long the step took and remember it
+  kill "$STEP_TICKER" 2>/dev/null; wait "$STEP_TICKER" 2>/dev/null || true; STEP_TICKER=
+  local secs=$(( $(date +%s) - STEP_T0 ))
+  printf '%s\t%s\t%s\t%s\n' "$STEP" "$STEP_VERSION" "$secs" "$(date +%Y-%m-%dT%H:%M:%S)" >> "$BUILD_TIMES"
+  say "$1: $STEP $STEP_VERSION: done in $secs s${2:+ -> $2}"
+}
+step_stop_ticker() { [ -z "${STEP_TICKER:-}" ] || kill "$STEP_TICKER" 2>/dev/null || true; }
+logged() { # logged CMD...: run CMD with its output in the log only; on failure show its tail
+  "$@" >>"$BUILD_LOG" 2>&1 || { local rc=$?; step_stop_ticker
+    echo "--- last lines of $BUILD_LOG:" >&2; tail -n 25 "$BUILD_LOG" >&2; return "$rc"; }
+}

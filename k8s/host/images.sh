@@ -5,7 +5,7 @@
 #   pause     localhost/ray101/pause:<k8s>        the kubernetes module's pause.c, gcc -static
 #   coredns   localhost/ray101/coredns:<ver>      the CoreDNS binary built by build.sh
 #   operator  localhost/ray101/kuberay-operator:v<ver>   the KubeRay operator built by build.sh
-#   ferretdb  localhost/ray101/ferretdb:<ver>     FerretDB (scripts/install-ferretdb.sh), the chart's
+#   ferretdb  localhost/ray101/ferretdb:<ver>     FerretDB (cli/ray101/mongo/scripts/install-ferretdb.sh), the chart's
 #                                                  MongoDB-compatible server (k8s/host/values.yaml)
 #   ray       localhost/ray101/ray:<ray>          Debian 12 (mmdebstrap) + Python 3.11 + ray[default,serve],
 #                                                  pymongo and ray101_jobs baked in (what k8s/Dockerfile
@@ -19,11 +19,11 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 source "$here/common.sh"
 need_root
+"$here/packages.sh"
 build_only=${1:-}
 IMAGES=$RAY101_CACHE/images
 mkdir -p "$IMAGES"
 work=$(mktemp -d "$RAY101_CACHE/.images.XXXXXX")
-trap 'rm -rf "$work"' EXIT
 
 hash_of() { # hash_of PATH...: a short content hash of files (dirs walked, caches skipped)
   find "$@" -type f ! -path '*/__pycache__/*' ! -name '*.pyc' ! -path '*.egg-info/*' -print0 | sort -z \
@@ -53,43 +53,46 @@ static_rootfs() { # static_rootfs NAME UID: a minimal rootfs for one static bina
   echo "$r"
 }
 want() { [ -z "${IMAGES_ONLY:-}" ] || [[ " $IMAGES_ONLY " == *" $1 "* ]]; }  # IMAGES_ONLY="ray ..."
-built() { echo "image: $1 ($(( $(date +%s) - start )) s) -> $2"; }
+trap 'step_stop_ticker; rm -rf "$work"' EXIT
 
 # pause
 PAUSE_TAR=$IMAGES/pause-$KUBERNETES_VERSION.tar
 if want pause && [ ! -f "$PAUSE_TAR" ]; then
-  start=$(date +%s); r=$(static_rootfs pause 65535)
+  step_begin pause-image "$KUBERNETES_VERSION" image
+  r=$(static_rootfs pause 65535)
   install -m 755 "$RAY101_CACHE/pause-$KUBERNETES_VERSION/bin/pause" "$r/pause"
-  oci pause "$PAUSE_IMAGE" "$PAUSE_TAR" 65535:65535 /pause; built pause "$PAUSE_TAR"
+  oci pause "$PAUSE_IMAGE" "$PAUSE_TAR" 65535:65535 /pause; step_end image "$PAUSE_TAR"
 fi
 
 # coredns
-COREDNS_TAR=$IMAGES/coredns-$COREDNS_VERSION.tar
+COREDNS_TAR=$IMAGES/coredns-${COREDNS_DIR##*/coredns-}.tar
 if want coredns && [ ! -f "$COREDNS_TAR" ]; then
-  start=$(date +%s); r=$(static_rootfs coredns 65532)
-  install -m 755 "$RAY101_CACHE/coredns-$COREDNS_VERSION/bin/coredns" "$r/coredns"
-  oci coredns "$COREDNS_IMAGE" "$COREDNS_TAR" 65532:65532 /coredns; built coredns "$COREDNS_TAR"
+  step_begin coredns-image "$COREDNS_VERSION" image
+  r=$(static_rootfs coredns 65532)
+  install -m 755 "$COREDNS_DIR/bin/coredns" "$r/coredns"
+  oci coredns "$COREDNS_IMAGE" "$COREDNS_TAR" 65532:65532 /coredns; step_end image "$COREDNS_TAR"
 fi
 
 # KubeRay operator (the upstream image is distroless, user 65532, entrypoint /manager)
 OPERATOR_TAR=$IMAGES/kuberay-operator-v$KUBERAY_VERSION.tar
 if want operator && [ ! -f "$OPERATOR_TAR" ]; then
-  start=$(date +%s); r=$(static_rootfs operator 65532)
+  step_begin operator-image "v$KUBERAY_VERSION" image
+  r=$(static_rootfs operator 65532)
   install -m 755 "$RAY101_CACHE/kuberay-v$KUBERAY_VERSION/bin/manager" "$r/manager"
-  oci operator "$OPERATOR_IMAGE" "$OPERATOR_TAR" 65532:65532 /manager; built operator "$OPERATOR_TAR"
+  oci operator "$OPERATOR_IMAGE" "$OPERATOR_TAR" 65532:65532 /manager; step_end image "$OPERATOR_TAR"
 fi
 
 # FerretDB (a static Go binary; the chart runs it as uid 999 like the official mongo image), the
 # build `make mongo-server` uses, with ray101's patches: the tarball is keyed by them.
-FERRETDB_HASH=$(hash_of "$repo/cli/ray101/scripts/ferretdb-patches")
+FERRETDB_HASH=$(hash_of "$repo/cli/ray101/mongo/scripts/ferretdb-patches")
 FERRETDB_TAR=$IMAGES/ferretdb-$FERRETDB_VERSION-$FERRETDB_HASH.tar
 if want ferretdb && [ ! -f "$FERRETDB_TAR" ]; then
-  start=$(date +%s)
+  step_begin ferretdb-image "$FERRETDB_VERSION" image
   tools=${RAY101_TOOLS:-$repo/.tools}
-  FERRETDB_VERSION=$FERRETDB_VERSION "$repo/cli/ray101/scripts/install-ferretdb.sh" "$tools" >/dev/null
+  FERRETDB_VERSION=$FERRETDB_VERSION "$repo/cli/ray101/mongo/scripts/install-ferretdb.sh" "$tools" >/dev/null
   r=$(static_rootfs ferretdb 999); mkdir -p "$r/data/db"; chown 999:999 "$r/data/db"
   install -m 755 "$tools/bin/ferretdb" "$r/ferretdb"
-  oci ferretdb "$FERRETDB_IMAGE" "$FERRETDB_TAR" 999:999 /ferretdb; built ferretdb "$FERRETDB_TAR"
+  oci ferretdb "$FERRETDB_IMAGE" "$FERRETDB_TAR" 999:999 /ferretdb; step_end image "$FERRETDB_TAR"
 fi
 
 # Ray: what k8s/Dockerfile adds for the jobs (ray[default], pymongo, ray101_jobs)
@@ -97,7 +100,8 @@ RAY_RECIPE=2   # bump when the recipe below changes: the tarball is then rebuilt
 RAY_HASH=$( (echo "recipe $RAY_RECIPE"; hash_of "$repo/jobs") | sha256sum | cut -c1-12)
 RAY_TAR=$IMAGES/ray-$RAY_VERSION-$RAY_HASH.tar
 if want ray && [ ! -f "$RAY_TAR" ]; then
-  start=$(date +%s); r=$work/ray/rootfs; mkdir -p "$work/ray"
+  step_begin ray-image "$RAY_VERSION" image
+  r=$work/ray/rootfs; mkdir -p "$work/ray"
   mmdebstrap --quiet --variant=minbase --aptopt='Acquire::Check-Valid-Until "false"' \
     --include=python3,python3-pip,python3-venv,python-is-python3,ca-certificates,procps,wget,bash,coreutils,netbase \
     --customize-hook='chroot "$1" useradd --uid 1000 --gid 100 --create-home --shell /bin/bash ray' \
@@ -119,7 +123,7 @@ if want ray && [ ! -f "$RAY_TAR" ]; then
   : > "$r/etc/resolv.conf"
   oci ray "$RAY_IMAGE" "$RAY_TAR" 1000:100 /bin/bash \
     HOME=/home/ray PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8
-  built ray "$RAY_TAR"
+  step_end image "$RAY_TAR"
 fi
 
 [ "$build_only" = --build-only ] && exit 0

@@ -3,9 +3,9 @@
 # PROVIDER=host`), in the spirit of minikube's "none" driver: no VM, no container engine besides
 # containerd. Runs as root. Idempotent: a running cluster is left alone.
 #
-#   1. Debian packages (containerd, runc, CNI plugins, nftables, iptables, conntrack, umoci,
-#      mmdebstrap, openssl) are installed with apt-get when missing.
-#   2. Binaries are built once by k8s/host/build.sh into the cache (see versions.sh).
+#   1. Debian packages (k8s/host/packages.sh: containerd, runc, CNI plugins, nftables, iptables,
+#      conntrack, umoci, mmdebstrap, openssl, gcc) are installed with apt-get when missing.
+#   2. Binaries and image tarballs are built once by k8s/host/build.sh --images into the cache.
 #   3. Pod bridge ray101br0 10.244.0.1/24, forwarding switched on for that bridge only (global
 #      ip_forward untouched) and an nftables table `ray101_host` dropping anything forwarded between
 #      the bridge and any other interface: no pod traffic ever leaves the machine.
@@ -37,16 +37,11 @@ if running kubelet && running kube-apiserver; then
 fi
 
 # 1. packages
-pkgs=(containerd runc containernetworking-plugins iptables nftables conntrack umoci mmdebstrap openssl)
-missing=(); for p in "${pkgs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p"); done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "host provider: apt-get install ${missing[*]}"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" >/dev/null
-fi
+"$here/packages.sh"
 [ -d /sys/fs/cgroup/memory ] || [ -f /sys/fs/cgroup/cgroup.controllers ] || die "no memory cgroup on this host"
 
 # 2. binaries (HOST_SKIP_BUILD=1: use what is in the cache, for debugging)
-[ -n "${HOST_SKIP_BUILD:-}" ] || "$here/build.sh"
+[ -n "${HOST_SKIP_BUILD:-}" ] || "$here/build.sh" --images
 
 mkdir -p "$STATE"/{pki,logs,pids,etcd,containerd,kubelet,pod-logs,cni/net.d,cni/ipam,cni/cache,volumes}
 chmod 700 "$STATE"

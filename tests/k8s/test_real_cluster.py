@@ -57,10 +57,31 @@ def sh(cmd: list[str], env: dict, timeout: float, check: bool = True,
     return proc
 
 
-def timed(stage: str, cmd: list[str], env: dict, timeout: float) -> subprocess.CompletedProcess:
+def streamed(cmd: list[str], env: dict, timeout: float) -> None:
+    """Run a long command with its progress lines shown as they come (a cold build takes many
+    minutes: the log must show which component is building and for how long)."""
+    print("$", " ".join(cmd), flush=True)
+    deadline = time.monotonic() + timeout
+    tail: list[str] = []
+    with subprocess.Popen(cmd, cwd=REPO, env=env, text=True, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            print(line, end="", flush=True)
+            tail = (tail + [line])[-20:]
+            if time.monotonic() > deadline:
+                proc.kill()
+                pytest.fail(f"{' '.join(cmd)} still running after {timeout} s")
+    assert proc.returncode == 0, f"{' '.join(cmd)} exited {proc.returncode}: {''.join(tail)}"
+
+
+def timed(stage: str, cmd: list[str], env: dict, timeout: float, stream: bool = False) -> None:
     start = time.monotonic()
     try:
-        return sh(cmd, env, timeout)
+        if stream:
+            streamed(cmd, env, timeout)
+        else:
+            sh(cmd, env, timeout)
     finally:
         TIMINGS[stage] = round(time.monotonic() - start, 1)
         write_timings()
@@ -119,7 +140,10 @@ def env(tmp_path_factory):
 
 @pytest.fixture(scope="module", autouse=True)
 def cluster(env):
-    """The host as it was before; tear the cluster down after the last stage, whatever happened."""
+    """The host as it was before; tear the cluster down after the last stage, whatever happened.
+    The provider's Debian packages come first: the snapshot runs their tools (nft, iptables-save),
+    and packages stay installed after teardown, so before and after compare like with like."""
+    timed("packages", ["k8s/host/packages.sh"], env, 1200, stream=True)
     before = host_snapshot()
     yield before
     if (STATE / "pids").exists():
@@ -127,13 +151,11 @@ def cluster(env):
 
 
 def test_build(env):
-    timed("build", ["k8s/host/build.sh"], env, 3600)
-    for name in ("kube-apiserver", "kubelet", "kubectl"):
+    """Binaries and image tarballs (the Ray image downloads while Go compiles)."""
+    timed("build", ["k8s/host/build.sh", "--images"], env, 3600, stream=True)
+    for name in ("kube-apiserver", "kubelet", "kubectl", "kubeadm"):
         assert (K8S_BIN / name).exists()
-
-
-def test_images(env):
-    timed("images", ["k8s/host/images.sh", "--build-only"], env, 3600)
+    assert list((CACHE / "images").glob("ray-*.tar")), "build.sh --images made no Ray image"
 
 
 def test_cluster_up(env):
