@@ -21,9 +21,9 @@ import time
 import traceback
 from pathlib import Path
 
+from bench import ferretdb_builds, measure, report
+from bench import harness as labmod
 from bench import idle as idlemod
-from bench import lab as labmod
-from bench import measure, report, server
 
 FULL = {
     "repeat": 3, "pairs": 5, "probes": 3,
@@ -122,7 +122,8 @@ def main(argv=None) -> int:
         data["startup"] = phase("start-up (ray101 local up)", lambda: measure.start(lab))
         if data["startup"] is None:
             raise RuntimeError("the lab did not start")
-        from ray101 import localplan, mongo
+        from ray101.local import plan as localplan
+        from ray101.mongo import server as mongo
 
         plan_ = localplan.current_plan()
         data["lab"]["netns"] = plan_.netns
@@ -146,7 +147,7 @@ def main(argv=None) -> int:
                                   lambda: measure.breakdown("local-single", plan["probes"]))
         data["idle_before"]["server"] = idle("before the MongoDB server settings")
         data["server"] = phase("MongoDB server settings (FerretDB builds, Go runtime)",
-                               lambda: server.server_sweep_of_lab(lab.home, plan["server_repeat"], say,
+                               lambda: ferretdb_builds.server_sweep_of_lab(lab.home, plan["server_repeat"], say,
                                                                   ends_only=args.quick))
         data["idle_before"]["task_sweep"] = idle("before the task sweeps")
         # The sweeps share what is left of the budget (keeping 30 s for `local down`).

@@ -68,7 +68,8 @@ def _descendants(roots: set[int]) -> set[int]:
 
 
 def lab_pids() -> set[int]:
-    from ray101 import localplan, mongo
+    from ray101.local import plan as localplan
+    from ray101.mongo import server as mongo
 
     roots: set[int] = set()
     data = localplan.load()

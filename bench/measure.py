@@ -11,7 +11,7 @@ import statistics
 import time
 from pathlib import Path
 
-from bench.lab import BIN, RAY101, Lab, display
+from bench.harness import BIN, RAY101, Lab, display
 from ray101_jobs import mflix
 
 HERE = Path(__file__).resolve().parent
@@ -108,43 +108,35 @@ def pairs(lab: Lab, n: int, head_url: str) -> dict:
     }
 
 
-def _status(info) -> str:
-    return str(getattr(info.status, "value", info.status))
-
-
 def breakdown(cluster: str, runs: int) -> dict:
     """Submit the probe job `runs` times through the Jobs API; split each timeline into phases."""
     from ray101 import targets
-    from ray101.commands import waiting
-    from ray101.jobsapi import TERMINAL, JobsAPI
+    from ray101.head.jobs import JobsAPI
 
     source = (HERE / "probe_job.py").read_text()
     entrypoint = shlex.join(["python", "-c", source])
     target = targets.resolve(cluster)
     samples = []
-    with waiting.connect(target) as conn:
+    with targets.connect(target) as conn:
         api = JobsAPI(conn)
-        client = api.client
+        _ = api.client  # connect (and check the version) outside the timed submissions
         for i in range(runs):
             t_call = time.time()
-            job_id = client.submit_job(entrypoint=entrypoint, entrypoint_num_cpus=0,
-                                       submission_id=f"bench-probe-{int(t_call)}-{i}")
+            job_id = api.submit_entrypoint(entrypoint, f"bench-probe-{int(t_call)}-{i}")
             t_ret = time.time()
-            t_running = None
-            while True:
-                info = client.get_job_info(job_id)
-                status = _status(info)
-                if status == "RUNNING" and t_running is None:
-                    t_running = time.time()
-                if status in TERMINAL:
-                    break
-                time.sleep(0.02)
+            seen: dict = {"running": None}
+
+            def on_status(_job: str, status: str, _s: float, seen=seen) -> None:
+                if status == "RUNNING" and seen["running"] is None:
+                    seen["running"] = time.time()
+
+            info = api.poll(job_id, on_status=on_status, every=0.02).info
             t_seen = time.time()
-            logs = client.get_job_logs(job_id)
+            logs = api.logs(job_id)
             probe = next((json.loads(line.split(" ", 1)[1]) for line in logs.splitlines()
                           if line.startswith("BENCH_PROBE ")), None)
-            sample = {"job_id": job_id, "status": status, "client_submit_call": t_call,
-                      "client_submit_returned": t_ret, "client_saw_running": t_running,
+            sample = {"job_id": job_id, "status": info.status, "client_submit_call": t_call,
+                      "client_submit_returned": t_ret, "client_saw_running": seen["running"],
                       "client_saw_end": t_seen,
                       "job_start_time": (info.start_time or 0) / 1000 or None,
                       "job_end_time": (info.end_time or 0) / 1000 or None, "probe": probe}
@@ -205,8 +197,7 @@ def phases(s: dict, split: bool) -> dict:
 # --- 4a. when to use Ray: task duration x task count -----------------------------------------
 def task_sweep(cluster: str, counts: list[int], seconds: list[float], budget_s: float) -> dict:
     from ray101 import targets
-    from ray101.commands import waiting
-    from ray101.jobsapi import TERMINAL, JobsAPI
+    from ray101.head.jobs import JobsAPI
 
     source = (HERE / "sweep_job.py").read_text()
     points = [[n, s] for n in counts for s in seconds]
@@ -214,22 +205,15 @@ def task_sweep(cluster: str, counts: list[int], seconds: list[float], budget_s: 
     entrypoint = shlex.join(["python", "-c", source, *argv])
     target = targets.resolve(cluster)
     started = time.perf_counter()
-    with waiting.connect(target) as conn:
-        client = JobsAPI(conn).client
-        job_id = client.submit_job(entrypoint=entrypoint, entrypoint_num_cpus=0,
-                                   submission_id=f"bench-sweep-{cluster}-{int(time.time())}")
-        deadline = time.monotonic() + budget_s + 120
-        while True:
-            status = _status(client.get_job_info(job_id))
-            if status in TERMINAL:
-                break
-            if time.monotonic() > deadline:
-                client.stop_job(job_id)
-                time.sleep(3)
-                status = _status(client.get_job_info(job_id)) + " (stopped at the deadline)"
-                break
-            time.sleep(0.5)
-        logs = client.get_job_logs(job_id)
+    with targets.connect(target) as conn:
+        api = JobsAPI(conn)
+        job_id = api.submit_entrypoint(entrypoint, f"bench-sweep-{cluster}-{int(time.time())}")
+        polled = api.poll(job_id, timeout=budget_s + 120, every=0.5)
+        status = polled.info.status
+        if polled.timed_out:
+            api.stop(job_id)
+            status = api.wait_terminal(job_id, 15) + " (stopped at the deadline)"
+        logs = api.logs(job_id)
     rows = [json.loads(line.split(" ", 1)[1]) for line in logs.splitlines()
             if line.startswith("BENCH_POINT ")]
     done = {(r["n"], r["s"]) for r in rows}

@@ -2,7 +2,7 @@
 
 The clusters run under a private RAY101_HOME, on a subnet (network namespaces, as root) or
 ports that clash with nothing a user runs, so `make test` can run beside `make demo`. The lab
-itself (home, environment, running the CLI, the transcript) is bench/lab.py's.
+itself (home, environment, running the CLI, the transcript) is bench/harness.py's.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import sys
 import pytest
 
 # The tests import these from here.
-from bench.lab import RAY101, REPO, TRANSCRIPT, make_lab  # noqa: F401
-from bench.lab import free_subnet as _free_subnet
+from bench.harness import RAY101, REPO, TRANSCRIPT, make_lab  # noqa: F401
+from bench.harness import free_subnet as _free_subnet
 
 TEST_MONGO_PORT = int(os.environ.get("RAY101_TEST_MONGO_PORT", "27217"))  # apart from `make demo`
 
@@ -26,7 +26,7 @@ NEEDS_ROOT = "needs root and network namespaces (loopback nodes of a non-root us
 
 
 def _can_use_netns() -> bool:
-    from ray101.localplan import can_use_netns
+    from ray101.local.plan import can_use_netns
 
     return can_use_netns()
 

@@ -55,12 +55,13 @@ def ferret(tmp_path_factory):
     The environment is set only while starting and stopping it, so other tests keep theirs;
     use ``mongo_env`` in tests that call ``ray101.mongo`` or the CLI.
     """
-    from ray101 import mongo
+    from ray101.mongo import ferretdb
+    from ray101.mongo import server as mongo
 
     home = tmp_path_factory.mktemp("ray101-home")
     env = {"RAY101_HOME": str(home), "RAY101_MONGO_SERVER": "ferretdb"}
     with _env(env):
-        if not os.access(mongo.ferretdb_path(), os.X_OK) and not shutil.which("go"):
+        if not os.access(ferretdb.path(), os.X_OK) and not shutil.which("go"):
             pytest.skip("FerretDB is not built and Go is missing to build it")
         port = free_port()
         uri = mongo.ensure_running("127.0.0.1", port)
@@ -83,7 +84,7 @@ def mongo_env(ferret, monkeypatch):
 @pytest.fixture
 def mongo_uri(mongo_env):
     """The test server's URI, started again if a test stopped it."""
-    from ray101 import mongo
+    from ray101.mongo import server as mongo
 
     return mongo.ensure_running("127.0.0.1", mongo_env["port"])
 
@@ -91,7 +92,7 @@ def mongo_uri(mongo_env):
 @pytest.fixture(scope="session")
 def mflix_uri(ferret):
     """The test server seeded with the default sample_mflix (44,562 documents)."""
-    from ray101 import mongo
+    from ray101.mongo import server as mongo
     from ray101_jobs import mflix
 
     with _env(ferret["env"]):

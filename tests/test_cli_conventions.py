@@ -15,7 +15,7 @@ import sys
 import pytest
 import ray
 
-from bench.lab import REPO
+from bench.harness import REPO
 from fake_ray_head import FakeRayHead
 
 

@@ -163,43 +163,47 @@ def test_clusters_lists_both_with_token_file_not_token(lab):
     assert lab.token() not in proc.stdout
 
 
+KNOWN = ("sequential-retrieve, parallel-retrieve, task-dependencies, mongo-sequential, "
+         "mongo-parallel, mongo-partitioned, serve-echo, actor-counter")
+PARAM = "Error: Invalid value for '--param' / '-p':"
+
+
 @pytest.mark.parametrize(
-    "args, message",
+    "args, code, message",
     [
-        (["run", "nope", "--cluster", "local-single"],
-         "Error: unknown workload 'nope' (known: sequential-retrieve, parallel-retrieve, "
-         "task-dependencies, mongo-sequential, mongo-parallel, mongo-partitioned, serve-echo, "
-         "actor-counter)"),
-        (["run", "parallel-retrieve", "--cluster", "nowhere"],
+        (["run", "nope", "--cluster", "local-single"], 2,
+         f"Error: Invalid value for 'WORKLOADS...': unknown workload 'nope' (known: {KNOWN})"),
+        (["run", "parallel-retrieve", "--cluster", "nowhere"], 1,
          "Error: unknown cluster 'nowhere' (known: local-multi, local-single; k8s-* names come "
          "from the kube context; a Jobs API URL such as http://127.0.0.1:8265 also works)"),
-        (["run", "parallel-retrieve", "--cluster", "local-single", "-p", "items=many"],
-         "Error: parameter 'items' must be an integer, not 'many'"),
-        (["run", "parallel-retrieve", "--cluster", "local-single", "-p", "color=red"],
-         "Error: unknown parameter 'color' for workload 'parallel-retrieve' (known: fail, items, "
-         "seconds)"),
-        (["run", "parallel-retrieve", "--cluster", "local-single", "-p", "items"],
-         "Error: parameter 'items' is not in key=value form"),
-        (["run", "parallel-retrieve", "--cluster", "local-single", "-p", "items=0"],
-         "Error: parameter 'items' must be >= 1, not 0"),
-        (["run", "parallel-retrieve", "--cluster", "local-single", "-p", "seconds=nan"],
-         "Error: parameter 'seconds' must be a finite number, not 'nan'"),
-        (["run", "parallel-retrieve", "--cluster", "local-single", "--repeat", "0"],
-         "Error: --repeat must be >= 1, not 0"),
-        (["run", "parallel-retrieve", "--cluster", "local-single", "--timeout", "-1"],
-         "Error: --timeout must be > 0, not -1"),
-        (["compare", "--workloads", "parallel-retrieve,bogus"],
-         "Error: unknown workload 'bogus' (known: sequential-retrieve, parallel-retrieve, "
-         "task-dependencies, mongo-sequential, mongo-parallel, mongo-partitioned, serve-echo, "
-         "actor-counter)"),
-        (["compare", "--clusters", "local-single,local-single"],
-         "Error: --clusters repeats a name: local-single,local-single"),
+        (["run", "parallel-retrieve", "--cluster", "local-single", "-p", "items=many"], 2,
+         f"{PARAM} parameter 'items' must be an integer, not 'many'"),
+        (["run", "parallel-retrieve", "--cluster", "local-single", "-p", "color=red"], 2,
+         f"{PARAM} unknown parameter 'color' for workload 'parallel-retrieve' (known: fail, "
+         "items, seconds)"),
+        (["run", "parallel-retrieve", "--cluster", "local-single", "-p", "items"], 2,
+         f"{PARAM} parameter 'items' is not in key=value form"),
+        (["run", "parallel-retrieve", "--cluster", "local-single", "-p", "items=0"], 2,
+         f"{PARAM} parameter 'items' must be >= 1, not 0"),
+        (["run", "parallel-retrieve", "--cluster", "local-single", "-p", "seconds=nan"], 2,
+         f"{PARAM} parameter 'seconds' must be a finite number, not 'nan'"),
+        (["run", "parallel-retrieve", "--cluster", "local-single", "--repeat", "0"], 2,
+         "Error: Invalid value for '--repeat' / '-n': 0 is not in the range x>=1."),
+        (["run", "parallel-retrieve", "--cluster", "local-single", "--timeout", "-1"], 2,
+         "Error: Invalid value for '--timeout': must be a finite number of seconds > 0, not -1"),
+        (["compare", "--workloads", "parallel-retrieve,bogus"], 2,
+         f"Error: Invalid value for '--workloads': unknown workload 'bogus' (known: {KNOWN})"),
+        (["compare", "--clusters", "local-single,local-single"], 2,
+         "Error: Invalid value for '--clusters': repeats a name: local-single,local-single"),
     ],
 )
-def test_bad_input_gets_one_exact_line_and_exit_1(lab, args, message):
+def test_bad_input_gets_one_exact_line_and_its_exit_code(lab, args, code, message):
     proc = lab.cli(*args)
-    assert proc.returncode == 1
-    assert proc.stderr.strip() == message
+    assert proc.returncode == code
+    if code == 1:  # an error of the world: exactly one line
+        assert proc.stderr.strip() == message
+    else:  # a usage error: Click's usage lines, then the one error line
+        assert proc.stderr.strip().splitlines()[-1] == message
     assert "Traceback" not in proc.stderr + proc.stdout
     assert "Submitted" not in proc.stderr  # checked before anything is submitted
 
@@ -244,7 +248,7 @@ def test_dashboard_says_how_to_log_in_and_shows_the_token_only_when_asked(lab):
     # Not through lab.cli: its transcript is searched for leaked tokens at the end.
     import subprocess
 
-    from bench.lab import RAY101, REPO
+    from bench.harness import RAY101, REPO
 
     asked = subprocess.run([*RAY101, "dashboard", "--cluster", "local-multi", "--json",
                             "--show-token"], capture_output=True, text=True, env=lab.env,

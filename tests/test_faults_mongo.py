@@ -55,15 +55,32 @@ def test_mongo_down_fails_each_mongo_workload_fast_naming_the_host(lab):
 
 def test_a_password_the_server_rejects_is_never_printed(lab):
     info = json.loads(lab.cli("mongo", "status", "--json", check=True).stdout)
-    # FerretDB v1 (no --test-enable-new-auth) refuses SCRAM credentials: the job fails on auth.
+    # FerretDB v1 (no --test-enable-new-auth) refuses SCRAM credentials: the job fails on auth,
+    # and says so: the server answered, it is not "unreachable".
     log = _submit_with_uri(lab, "local-single",
                            f"mongodb://ray101:{MONGO_PASSWORD}@{info['host']}:{info['port']}/")
-    assert f"MongoDB at {info['host']}:{info['port']} is unreachable: OperationFailure" in log
+    where = f"MongoDB at {info['host']}:{info['port']}"
+    assert f"{where} refused the credentials (authentication failed): OperationFailure" in log
+    assert f"{where} is unreachable" not in log
     assert MONGO_PASSWORD not in log
 
 
+def test_the_cli_names_an_authentication_failure(lab):
+    info = json.loads(lab.cli("mongo", "status", "--json", check=True).stdout)
+    uri = f"mongodb://ray101:{MONGO_PASSWORD}@{info['host']}:{info['port']}/"
+    proc = lab.cli("mongo", "seed", "--uri", uri, "--movies", "1", "--comments", "0")
+    assert proc.returncode == 1
+    line = proc.stderr.strip()
+    assert "\n" not in line
+    assert line.startswith(
+        f"Error: MongoDB at {info['host']}:{info['port']} "
+        f"(mongodb://ray101:***@{info['host']}:{info['port']}/) refused the credentials "
+        "(authentication failed): ")
+    assert MONGO_PASSWORD not in proc.stdout + proc.stderr
+
+
 def test_the_redacted_uri_hides_the_password():
-    from ray101 import mongo
+    from ray101.mongo import server as mongo
     from ray101_jobs.mongouri import hosts_of
 
     uri = f"mongodb://ray101:{MONGO_PASSWORD}@10.1.2.3:27017/sample_mflix?authSource=admin"

@@ -1,4 +1,4 @@
-"""The FerretDB ray101 builds (cli/ray101/scripts/ferretdb-patches/): every document reads back
+"""The FerretDB ray101 builds (cli/ray101/mongo/scripts/ferretdb-patches/): every document reads back
 exactly as it was generated, and an ``_id`` range is pushed down to SQLite yet returns exactly
 the documents in it."""
 
@@ -8,14 +8,14 @@ from bson import ObjectId
 from pymongo import MongoClient
 
 from mongo_support import ferret, mflix_uri  # noqa: F401  (fixtures)
-from ray101 import mongo
+from ray101.mongo import ferretdb
 from ray101_jobs import mflix
 
 
 def test_the_server_is_the_patched_build(ferret):
-    build = (mongo.ferretdb_path().parent / "ferretdb.build").read_text().strip()
-    assert build == mongo.ferretdb_build()
-    assert mongo.ferretdb_patch_names() == ["leak-tracker-off", "sjson-one-pass", "sqlite-id-range"]
+    build = (ferretdb.path().parent / "ferretdb.build").read_text().strip()
+    assert build == ferretdb.build_id()
+    assert ferretdb.patch_names() == ["leak-tracker-off", "sjson-one-pass", "sqlite-id-range"]
 
 
 def test_every_seeded_document_reads_back_as_generated(mflix_uri):

@@ -24,11 +24,12 @@ from click.testing import CliRunner
 
 import fake_kube_api as fk
 from fake_ray_head import FakeRayHead
-from ray101 import registry, targets
-from ray101.chaos import kube as kube_chaos
+from ray101 import targets
 from ray101.errors import Ray101Error
+from ray101.kube import chaos as kube_chaos
 from ray101.kube import discovery, readiness, token
 from ray101.kube.client import client
+from ray101.local import registered
 from ray101.main import cli
 from ray101.models import Target
 
@@ -116,7 +117,7 @@ def test_discovery_against_fake_api_server_uses_namespace_from_env_then_context(
 def test_clusters_json_lists_local_and_k8s_clusters_from_fake_api_server(fake, tmp_path):
     token_file = tmp_path / "local-token"
     token_file.write_text("local-token-value\n")
-    registry.register(Target(name="local-single", kind="local",
+    registered.add(Target(name="local-single", kind="local",
                         jobs_url="http://127.0.0.1:9", nodes=1, cpus=2,
                                     auth="token", token_file=str(token_file)))
     fake.add(fk.raycluster("big", 4, status=fk.starting_status(4)))

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from conftest import NEEDS_ROOT, TEST_MONGO_PORT, free_subnet, make_lab
-from ray101.localplan import can_use_netns
+from ray101.local.plan import can_use_netns
 
 
 def _alive(pid: int) -> bool:

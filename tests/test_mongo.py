@@ -12,8 +12,9 @@ from click.testing import CliRunner
 from pymongo import MongoClient
 
 from mongo_support import closed_port, ferret, mongo_env, mongo_uri  # noqa: F401  (fixtures)
-from ray101 import mongo, procs
+from ray101 import procs
 from ray101.main import cli
+from ray101.mongo import server as mongo
 from ray101_jobs import mflix
 
 PASSWORD = "s3cr3t-Pa55"

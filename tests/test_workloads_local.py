@@ -128,7 +128,7 @@ def test_runs_show_renders_the_comparison_again_byte_for_byte(lab, compared, tmp
     shown = lab.cli("runs", "show", data["run_id"], "--json", check=True)
     assert json.loads(shown.stdout) == data
     # `ray101 run` and `ray101 compare` agree on every figure of the same job.
-    from ray101.commands.run import summary_line
+    from ray101.commands.output import summary_line
     from ray101.figures import cold_warm, overhead_pct
 
     for run in data["runs"]:

@@ -13,6 +13,7 @@ import time
 
 from ray101 import __version__
 from ray101.figures import cold_warm, overhead_pct, speedup
+from ray101.head.jobs import UNKNOWN
 
 
 def _canonical(output: object) -> str:
@@ -65,6 +66,10 @@ def report(runs: list[dict], facts: dict[str, dict], run_id: str, repeat: int,
         "repeat": repeat,
         "elapsed_s": round(elapsed_s, 1),
         "consistent": consistent,
+        # Jobs whose end ray101 never learned (the cluster stopped answering): the report is
+        # written all the same, with what the other jobs did.
+        "incomplete": [{k: r[k] for k in ("workload", "cluster", "job_id", "message")}
+                       for r in runs if r["status"] == UNKNOWN],
         "clusters": facts,
         "rows": rows,
         "runs": runs,

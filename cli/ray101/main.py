@@ -3,7 +3,19 @@
 import click
 
 from ray101 import __version__
-from ray101.commands import chaos, clusters, compare, jobs, local, mongo, run, runs, serve, workloads
+from ray101.commands import (
+    chaos,
+    clusters,
+    compare,
+    dashboard,
+    jobs,
+    local,
+    mongo,
+    run,
+    runs,
+    serve,
+    workloads,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -19,6 +31,6 @@ def cli() -> None:
     """
 
 
-for module in (workloads, clusters, run, jobs, compare, runs, local, mongo, serve, chaos):
+for module in (workloads, clusters, run, jobs, compare, runs, local, mongo, dashboard, serve, chaos):
     for command in module.COMMANDS:
         cli.add_command(command)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ray101.clusterhttp import auth_header
 from ray101.errors import Ray101Error
 
 LOCAL = "local"
@@ -85,7 +84,3 @@ class Connection:
     via: str | None = None
     # Extra runtime_env for jobs, for clusters whose nodes lack the ray101_jobs package.
     runtime_env: dict | None = None
-
-    @property
-    def headers(self) -> dict:
-        return auth_header(self.token)

@@ -58,6 +58,16 @@ def table_rows(data: dict) -> tuple[list[str], list[list[str]]]:
     return header, body
 
 
+def incomplete(data: dict) -> str:
+    """One line when some jobs' ends are unknown (lost contact with their cluster), else ""."""
+    missing = data.get("incomplete") or []
+    if not missing:
+        return ""
+    jobs = ", ".join(f"{m['workload']} on {m['cluster']} ({m['job_id']})" for m in missing)
+    return (f"Incomplete: {len(missing)} job(s) ended UNKNOWN, ray101 lost contact with their "
+            f"cluster: {jobs}. The rest of the report stands.")
+
+
 def markdown(data: dict) -> str:
     header, body = table_rows(data)
     facts = ", ".join(
@@ -76,6 +86,8 @@ def markdown(data: dict) -> str:
         "|" + "|".join("---" for _ in header) + "|",
     ]
     lines += ["| " + " | ".join(r) + " |" for r in body]
+    if incomplete(data):
+        lines += ["", incomplete(data)]
     lines += ["", "Speedup = warm runtime on the single-node cluster / on the multi-node one.",
               "Ideal = perfect parallelism over the cluster's CPUs (— where none is defined)."]
     return "\n".join(lines) + "\n"
@@ -213,6 +225,7 @@ img {{ max-width: 100%; }}
 (cold = first repetition, warm = median of the rest), {data['elapsed_s']:.0f} s in all,
 created {escape(str(data.get('created')))}.</p>
 <p>Consistent (every run succeeded and outputs agree across clusters): <b>{verdict}</b>.</p>
+{f"<p><b>{escape(incomplete(data))}</b></p>" if incomplete(data) else ""}
 <img alt="warm and cold runtime per workload and cluster against the ideal, with the speedup"
  src="data:image/png;base64,{image}">
 <table><thead><tr>{head}</tr></thead><tbody>

@@ -9,6 +9,7 @@ killed mid-write leaves the previous records intact and readable.
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import time
 from pathlib import Path
@@ -18,28 +19,45 @@ from ray101 import state
 from ray101.errors import Ray101Error
 
 if TYPE_CHECKING:
-    from ray101.jobsapi import JobOutcome
+    from ray101.head.jobs import JobOutcome
 
 COMPARISON = "compare.json"
+RUN_ID = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{4}$")  # what new_run_id makes
+JOB_FILE = re.compile(r"^[A-Za-z0-9._-]+$")  # a job id that is a plain file name
 
 
 def new_run_id() -> str:
     return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
 
 
+def valid_run_id(run_id: str) -> bool:
+    """Is ``run_id`` shaped as ray101 makes run ids (so never a path such as ``../x``)?"""
+    return bool(RUN_ID.match(run_id))
+
+
 def runs_dir() -> Path:
     return state.home() / "runs"
 
 
+def _folder(run_id: str) -> Path:
+    """The run's folder in the store; a run id that is not one never leaves the store."""
+    if not valid_run_id(run_id):
+        raise Ray101Error(f"'{run_id}' is not a run id (like 20260101-120000-ab12; "
+                          "`ray101 runs` lists them)")
+    return runs_dir() / run_id
+
+
 def record(run_id: str, entry: dict) -> Path:
-    path = runs_dir() / run_id / f"{entry['job_id']}.json"
+    if not JOB_FILE.match(entry["job_id"]) or entry["job_id"] in (".", ".."):
+        raise Ray101Error(f"job id {entry['job_id']!r} cannot name a record file")
+    path = _folder(run_id) / f"{entry['job_id']}.json"
     state.atomic_write(path, json.dumps(entry, indent=2, sort_keys=True) + "\n")
     return path
 
 
 def record_comparison(data: dict) -> Path:
     """Keep a comparison's report (``comparison.report``) beside its jobs' records."""
-    path = runs_dir() / data["run_id"] / COMPARISON
+    path = _folder(data["run_id"]) / COMPARISON
     state.atomic_write(path, json.dumps(data, indent=2) + "\n")
     return path
 
@@ -55,12 +73,12 @@ def run_ids() -> list[str]:
     """Every recorded run, oldest first (run ids start with their time)."""
     if not runs_dir().is_dir():
         return []
-    return sorted(p.name for p in runs_dir().iterdir() if p.is_dir())
+    return sorted(p.name for p in runs_dir().iterdir() if p.is_dir() and valid_run_id(p.name))
 
 
 def entries(run_id: str) -> list[dict]:
     """The job records of one run, in the order they finished."""
-    folder = runs_dir() / run_id
+    folder = _folder(run_id)
     if not folder.is_dir():
         known = run_ids()
         hint = f"the latest is {known[-1]}" if known else "none recorded yet"
@@ -72,7 +90,7 @@ def entries(run_id: str) -> list[dict]:
 def comparison(run_id: str) -> dict | None:
     """The report of the comparison ``run_id``, or None when the run was not a comparison."""
     entries(run_id)  # a clear error for an unknown run
-    path = runs_dir() / run_id / COMPARISON
+    path = _folder(run_id) / COMPARISON
     return _read(path) if path.exists() else None
 
 

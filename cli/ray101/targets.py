@@ -18,15 +18,15 @@ from ray101.errors import Ray101Error
 from ray101.kube import connection as kube_connection
 from ray101.kube import discovery as kube_discovery
 from ray101.kube.readiness import ReadyProgress
+from ray101.local import registered
 from ray101.models import K8S, URL, Connection, Target
-from ray101.registry import registered
 
 _URL_RE = re.compile(r"^https?://[^\s/]+(:\d+)?/?$")
 
 
 def all_targets(include_k8s: bool = True) -> list[Target]:
     """Every cluster ray101 knows: registered local ones, then KubeRay ones in the kube context."""
-    targets = list(registered().values())
+    targets = list(registered.targets().values())
     if include_k8s:
         targets.extend(kube_discovery.discover(quiet=True))
     return targets
@@ -43,7 +43,7 @@ def resolve(name: str) -> Target:
             auth="token" if token_file else "none",
             token_file=token_file,
         )
-    local = registered()
+    local = registered.targets()
     if name in local:
         return local[name]
     if name.startswith("k8s-"):

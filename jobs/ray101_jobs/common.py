@@ -72,6 +72,10 @@ class Param:
         return value
 
 
+# A job's start-up and shutdown (driver, workers, Serve), beside its repetitions.
+START_CEILING_S = 120.0
+
+
 @dataclass(frozen=True)
 class Workload:
     name: str
@@ -82,6 +86,13 @@ class Workload:
     ideal: Callable[[dict, float], float | None] = lambda params, cpus: None
     uses_mongo: bool = False
     retries: str = ""  # what survives a lost node: the retry policy, in one line
+    # ceiling(params) -> the most seconds one repetition may take: `ray101 run` stops the job
+    # after START_CEILING_S + repeat x this unless --timeout says otherwise (docs/cli.md).
+    ceiling: Callable[[dict], float] = lambda params: 300.0
+
+    def default_timeout(self, params: dict, repeat: int) -> float:
+        """How long `ray101 run` lets the job take before stopping it (seconds)."""
+        return START_CEILING_S + repeat * self.ceiling(params)
 
     def defaults(self) -> dict:
         return {p.name: p.default for p in self.params}

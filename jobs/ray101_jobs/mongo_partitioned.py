@@ -8,7 +8,7 @@ equals ``mongo-sequential``'s. Reads are idempotent, so actors restart and retry
 
 On MongoDB an ``_id`` range reads only its part of the index. FerretDB v1's SQLite backend as
 released pushes down no range, so every range would cost the server the whole collection; the
-FerretDB that ray101 builds carries a patch (ray101/scripts/ferretdb-patches/sqlite-id-range.patch)
+FerretDB that ray101 builds carries a patch (ray101/mongo/scripts/ferretdb-patches/sqlite-id-range.patch)
 that pushes ``_id`` ranges on ObjectIDs into SQL, so each range costs only its share: see
 docs/performance.md.
 """

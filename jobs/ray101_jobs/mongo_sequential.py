@@ -17,7 +17,7 @@ from ray101_jobs.common import (
     node_ip,
 )
 from ray101_jobs.mongouri import client as mongo_client
-from ray101_jobs.mongouri import hosts_of
+from ray101_jobs.mongouri import failure
 from ray101_jobs.registry import WORKLOADS
 
 COLLECTIONS = ("movies", "comments")
@@ -41,15 +41,14 @@ def aggregate_raw(client, database: str, name: str, pipeline=PIPELINE) -> list[b
 
 
 def check_reachable(client, uri: str) -> None:
-    """Fail fast, naming the host (never the password), when MongoDB does not answer."""
+    """Fail fast, naming the host (never the password), when MongoDB does not answer or refuses
+    the credentials."""
     import pymongo.errors
 
     try:
         client.admin.command("ping")
     except pymongo.errors.PyMongoError as exc:
-        raise RuntimeError(
-            f"MongoDB at {hosts_of(uri)} is unreachable: {type(exc).__name__}"
-        ) from None
+        raise RuntimeError(failure(exc, uri)) from None
 
 
 def mongo_output(per_collection: dict[str, tuple[int, int]]) -> dict:

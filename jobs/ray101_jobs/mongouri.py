@@ -66,6 +66,25 @@ def short_reason(exc: BaseException, uri: str | None = None) -> str:
     return text[:300]
 
 
+def is_auth_failure(exc: BaseException) -> bool:
+    """Did the server refuse the credentials (rather than not answer)? pymongo raises
+    OperationFailure for both a rejected password (code 18) and a mechanism the server lacks."""
+    from pymongo.errors import OperationFailure
+
+    if not isinstance(exc, OperationFailure):
+        return False
+    return exc.code == 18 or bool(re.search(r"(?i)auth|sasl|scram|mechanism", str(exc)))
+
+
+def failure(exc: BaseException, uri: str) -> str:
+    """What went wrong reaching MongoDB, naming the host (never the password): an
+    authentication failure is said to be one, anything else is "unreachable"."""
+    where = f"MongoDB at {hosts_of(uri)}"
+    if is_auth_failure(exc):
+        return f"{where} refused the credentials (authentication failed): {type(exc).__name__}"
+    return f"{where} is unreachable: {type(exc).__name__}"
+
+
 def client(uri: str, timeout_ms: int = 5000):
     """A ``MongoClient`` that fails fast: it gives up selecting a server after ``timeout_ms``
     (the driver's default waits 30 s for a dead server)."""

@@ -23,6 +23,7 @@ _DECLARED = (
             Param("seconds", float, 1.0, "time to retrieve one item", minimum=0, maximum=60),
         ),
         ideal=lambda p, cpus: p["items"] * p["seconds"],
+        ceiling=lambda p: 60 + 2 * p["items"] * p["seconds"],
     ),
     Workload(
         name="parallel-retrieve",
@@ -35,6 +36,7 @@ _DECLARED = (
             Param("fail", bool, False, "make the first retrieval raise, to see a failed job"),
         ),
         ideal=lambda p, cpus: math.ceil(p["items"] / max(cpus, 1)) * p["seconds"],
+        ceiling=lambda p: 60 + 2 * p["items"] * p["seconds"],  # as if one task ran at a time
     ),
     Workload(
         name="task-dependencies",
@@ -47,6 +49,7 @@ _DECLARED = (
             Param("fail", bool, False, "make the aggregate raise, to see a failed job"),
         ),
         ideal=lambda p, cpus: math.ceil(p["tasks"] / max(cpus, 1)) * p["seconds"],
+        ceiling=lambda p: 60 + 2 * (p["tasks"] + 1) * p["seconds"],
     ),
     Workload(
         name="mongo-sequential",
@@ -55,6 +58,7 @@ _DECLARED = (
         retries="none: reads in the driver; fails fast, naming the host, when MongoDB is down",
         params=MONGO_PARAMS,
         uses_mongo=True,
+        ceiling=lambda p: 600.0,  # the tutorial's 44,562 documents take seconds; larger seeds more
     ),
     Workload(
         name="mongo-parallel",
@@ -63,6 +67,7 @@ _DECLARED = (
         retries="actors restart once, calls retried once (idempotent reads)",
         params=MONGO_PARAMS,
         uses_mongo=True,
+        ceiling=lambda p: 600.0,  # the tutorial's 44,562 documents take seconds; larger seeds more
     ),
     Workload(
         name="mongo-partitioned",
@@ -72,6 +77,7 @@ _DECLARED = (
         params=MONGO_PARAMS
         + (Param("actors", int, 2, "actors in the pool, one _id range each", minimum=1, maximum=64),),
         uses_mongo=True,
+        ceiling=lambda p: 600.0,
     ),
     Workload(
         name="serve-echo",
@@ -95,6 +101,7 @@ _DECLARED = (
             Param("node", str, "", "IP of the Ray node to place the counter on (default: any)"),
         ),
         ideal=lambda p, cpus: p["count"] * p["seconds"] or None,  # calls on one actor are serial
+        ceiling=lambda p: 60 + 2 * p["count"] * p["seconds"],
     ),
 )
 

@@ -35,10 +35,12 @@ def offline(tmp_path, monkeypatch):
 def loopback_lab(offline):
     """Both local clusters recorded and registered as `ray101 local up` would leave them on
     loopback, but nothing running: commands get as far as their checks of the input."""
-    from ray101 import localcluster, localplan, registry
+    from ray101.local import cluster as localcluster
+    from ray101.local import plan as localplan
+    from ray101.local import registered
 
     plan = localplan.make_plan(netns=False)
     localplan.save_plan(plan)
     for cluster in (localplan.SINGLE, localplan.MULTI):
-        registry.register(localcluster.target_for(plan, cluster))
+        registered.add(localcluster.target_for(plan, cluster))
     return plan

@@ -1,7 +1,7 @@
 """`ray101 run` and `ray101 compare` report the same figures for the same job (one median)."""
 
 from ray101 import comparison, render
-from ray101.commands.run import summary_line
+from ray101.commands.output import summary_line
 from ray101.figures import cold_warm, overhead_pct
 
 

@@ -113,3 +113,87 @@ def test_no_module_imports_one_that_imports_it_back():
 def test_cli_modules_stay_readable_in_one_sitting(name):
     lines = MODULES[name].read_text().count("\n")
     assert lines <= 400, f"{MODULES[name].relative_to(REPO)} has {lines} lines (at most 400)"
+
+
+# -- the rooms ----------------------------------------------------------------------------------
+COMMANDS = "ray101.commands"
+# The commands' shared modules: what they take (options), what they print (output), and the
+# table of --json shapes the docs are generated from (shapes). Every other module in
+# ray101.commands is a command family: it lists its commands in COMMANDS.
+SHARED_COMMAND_MODULES = {f"{COMMANDS}.options", f"{COMMANDS}.output", f"{COMMANDS}.shapes"}
+# The subsystems, each a folder: what a newcomer should find there.
+SUBSYSTEMS = {
+    "ray101.local": ("cluster", "network", "plan", "registered", "lab", "chaos"),
+    "ray101.mongo": ("server", "ferretdb"),
+    "ray101.head": ("client", "jobs"),
+    "ray101.kube": ("client", "discovery", "readiness", "token", "portforward", "connection", "chaos"),
+}
+# A file name used in more than one folder must name the same verb in each (kind's providers:
+# the same file names for the same verbs): the subsystem's API client, its faults on purpose.
+SAME_VERB = {"client": "the subsystem's API client", "chaos": "faults on purpose, per kind of cluster"}
+
+
+def _command_modules() -> list[str]:
+    return sorted(n for n in MODULES if n.startswith(COMMANDS + ".")
+                  and n not in SHARED_COMMAND_MODULES)
+
+
+def test_every_command_module_lists_commands_and_the_shared_ones_do_not():
+    for name in _command_modules():
+        assert "\nCOMMANDS = [" in MODULES[name].read_text(), f"{name} lists no COMMANDS"
+    for name in SHARED_COMMAND_MODULES:
+        assert "\nCOMMANDS = [" not in MODULES[name].read_text(), f"{name} is shared: no commands"
+
+
+def test_no_command_module_imports_another():
+    offending = [f"{MODULES[name].relative_to(REPO)}:{line} imports {target}"
+                 for name in _command_modules() for target, line in GRAPH[name]
+                 if target.startswith(COMMANDS + ".") and target not in SHARED_COMMAND_MODULES]
+    assert not offending, "command modules importing each other:\n" + "\n".join(offending)
+
+
+def test_only_the_cli_entry_point_imports_the_commands():
+    offending = [f"{MODULES[name].relative_to(REPO)}:{line} imports {target}"
+                 for name, edges in GRAPH.items() if not name.startswith(COMMANDS)
+                 and name != "ray101.main" for target, line in edges
+                 if target == COMMANDS or target.startswith(COMMANDS + ".")]
+    assert not offending, "the core importing the CLI's commands:\n" + "\n".join(offending)
+
+
+def test_the_bench_uses_the_core_and_the_cli_knows_no_bench():
+    users = _users()
+    bench = {name: _imports(name, path) for name, path in users.items() if name.startswith("bench")}
+    offending = [f"{users[name].relative_to(REPO)}:{line} imports {target}"
+                 for name, edges in bench.items() for target, line in edges
+                 if target == COMMANDS or target.startswith(COMMANDS + ".")]
+    assert not offending, "bench/ importing ray101.commands (use the core):\n" + "\n".join(offending)
+    for path in MODULES.values():
+        tree = ast.parse(path.read_text(), str(path))
+        for node in ast.walk(tree):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            assert not any(n == "bench" or n.startswith("bench.") for n in names), \
+                f"{path.relative_to(REPO)}:{node.lineno} imports bench"
+
+
+def test_the_subsystems_are_folders_with_the_modules_they_promise():
+    for package, files in SUBSYSTEMS.items():
+        assert MODULES[package].name == "__init__.py", f"{package} is not a folder"
+        for file in files:
+            assert f"{package}.{file}" in MODULES, f"{package}.{file} is missing"
+    flat = [n for n in MODULES if n.startswith("ray101.") and n.count(".") == 1 and n.split(".")[1].startswith(
+        ("local", "mongo", "jobsapi", "clusterhttp", "registry"))
+        and MODULES[n].name != "__init__.py"]
+    assert not flat, f"subsystem modules outside their folders: {flat}"
+
+
+def test_one_meaning_per_file_name():
+    files = ([p for root in ROOTS.values() for p in root.rglob("*.py")]
+             + list((REPO / "bench").rglob("*.py")))
+    by_name: dict[str, list[Path]] = {}
+    for path in files:
+        if path.stem not in ("__init__", "__main__") and path.parent.name != "commands":
+            by_name.setdefault(path.stem, []).append(path)
+    shared = {stem: sorted(str(p.relative_to(REPO)) for p in paths)
+              for stem, paths in by_name.items() if len(paths) > 1 and stem not in SAME_VERB}
+    assert not shared, f"one file name, several meanings: {shared}"

@@ -3,8 +3,8 @@ namespaces (one IP per node) and on loopback (one IP, ports apart), and its inpu
 
 import pytest
 
-from ray101 import localplan
 from ray101.errors import Ray101Error
+from ray101.local import plan as localplan
 
 
 def ports(plan) -> list[int]:

@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-from bench.lab import REPO
+from bench.harness import REPO
 
 
 def test_readme_cli_reference_is_up_to_date():

@@ -4,10 +4,12 @@ the way `ray101 compare` makes it; tests/test_workloads_local.py does it after a
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
 from ray101 import comparison, render, store
-from ray101.commands.options import print_json
+from ray101.commands.output import print_json
+from ray101.errors import Ray101Error
 from ray101.main import cli
 
 
@@ -85,8 +87,24 @@ def test_show_errors_are_one_line(tmp_path, monkeypatch):
     assert none.output.strip().splitlines() == [
         f"Error: no comparison recorded in {tmp_path / 'runs'}: run `ray101 compare` first"]
     _record_comparison("20260101-000000-beef")
-    unknown = CliRunner().invoke(cli, ["runs", "show", "nope"])
+    unknown = CliRunner().invoke(cli, ["runs", "show", "20260101-000000-dead"])
     assert unknown.exit_code == 1
     assert unknown.output.strip() == (
-        f"Error: no run nope in {tmp_path / 'runs'} (the latest is 20260101-000000-beef; "
-        "`ray101 runs` lists them)")
+        f"Error: no run 20260101-000000-dead in {tmp_path / 'runs'} (the latest is "
+        "20260101-000000-beef; `ray101 runs` lists them)")
+    for bad in ("nope", "../x", "../../etc", "20260101-000000-beef/.."):
+        escape = CliRunner().invoke(cli, ["runs", "show", bad])
+        assert escape.exit_code == 2, bad
+        assert escape.output.strip().splitlines()[-1] == (
+            f"Error: Invalid value for '[RUN_ID]': '{bad}' is not a run id (like "
+            "20260101-120000-ab12; `ray101 runs` lists them)")
+
+
+def test_the_store_never_leaves_its_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("RAY101_HOME", str(tmp_path))
+    for bad in ("../x", "..", "/etc", ""):
+        with pytest.raises(Ray101Error, match="is not a run id"):
+            store.entries(bad)
+    with pytest.raises(Ray101Error, match="cannot name a record file"):
+        store.record("20260101-000000-beef", {"job_id": "../escape"})
+    assert not (tmp_path / "runs" / "escape.json").exists()

@@ -6,7 +6,8 @@ import sys
 
 import click
 
-from ray101.commands.options import cluster_option, json_option, print_json
+from ray101.commands.options import Seconds, cluster_option, json_option
+from ray101.commands.output import print_json
 
 
 @click.group("chaos")
@@ -47,11 +48,12 @@ def kill_node_cmd(cluster: str, node: str | None, as_json: bool) -> None:
 @chaos_group.command("partition")
 @cluster_option
 @click.option("--node", metavar="NAME", required=True, help="Worker node to cut off.")
-@click.option("--seconds", type=float, required=True, metavar="S",
-              help="How long the node stays cut off.")
+@click.option("--seconds", type=Seconds(maximum=3600), required=True, metavar="S",
+              help="How long the node stays cut off (at most an hour).")
 @json_option
 def partition_cmd(cluster: str, node: str, seconds: float, as_json: bool) -> None:
-    """Cut a worker node's network link for S seconds, then restore it (even on Ctrl-C).
+    """Cut a worker node's network link for S seconds, then restore it (even on Ctrl-C,
+    SIGTERM or SIGHUP).
 
     Local clusters in network namespaces only. Ray declares a cut-off node dead after five
     failed health checks: 64.7 s after the cut, as measured in docs/reliability.md; a cut

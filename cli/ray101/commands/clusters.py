@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ray101.commands.options import console, json_option, print_json
+from ray101.commands.options import json_option
+from ray101.commands.output import console, print_json
 
 if TYPE_CHECKING:
     from ray101.models import Target
@@ -14,7 +15,7 @@ if TYPE_CHECKING:
 
 def probe(target: Target) -> bool:
     """Does the target's Jobs API answer /api/version within 2 s? (k8s: from its status)."""
-    from ray101 import clusterhttp
+    from ray101.head.client import HeadClient
 
     if target.jobs_url is None:
         return bool(target.kube and target.kube.ready)
@@ -22,7 +23,7 @@ def probe(target: Target) -> bool:
         token = target.read_token()
     except Exception:
         return False
-    return clusterhttp.answers(target.jobs_url, token, timeout=2)
+    return HeadClient(target.jobs_url, token).answers(timeout=2)
 
 
 @click.command("clusters")

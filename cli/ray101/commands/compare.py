@@ -8,79 +8,47 @@ from pathlib import Path
 
 import click
 
-from ray101.commands.options import console, json_option, print_json
-
-
-def _split(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
-
-
-def print_table(data: dict, tail: str) -> None:
-    """The comparison as a table on stdout, then one line: consistent, how long, ``tail``."""
-    from rich.table import Table
-
-    from ray101 import render
-
-    header, body = render.table_rows(data)
-    table = Table(*header, title=f"ray101 compare {data['run_id']}")
-    for row in body:
-        table.add_row(*row)
-    con = console()
-    con.print(table)
-    header, body = render.job_times(data)
-    times = Table(*header, title="time per job")
-    for row in body:
-        times.add_row(*row)
-    con.print(times)
-    con.print(f"consistent: {str(data['consistent']).lower()}  ·  "
-              f"{data['elapsed_s']:.0f} s  ·  {tail}")
+from ray101.commands.options import NameList, Seconds, WritableFolder, json_option
+from ray101.commands.output import ReadyDisplay, console, print_json, print_table, retry_notice
 
 
 @click.command("compare")
-@click.option("--clusters", default="local-single,local-multi", show_default=True,
+@click.option("--clusters", type=NameList(), default="local-single,local-multi", show_default=True,
               help="Comma-separated cluster names (or Jobs API URLs).")
-@click.option("--workloads", "workload_list", default="all", show_default=True,
+@click.option("--workloads", "workload_list", type=NameList(), default="all", show_default=True,
               help="`all` or comma-separated workload names.")
-@click.option("--repeat", "-n", type=int, default=3, show_default=True,
+@click.option("--repeat", "-n", type=click.IntRange(min=1), default=3, show_default=True,
               help="Repetitions per job: the first is cold, the rest warm.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default="results",
-              show_default=True, help="Folder for compare.json, .md, .png and .html.")
-@click.option("--timeout", type=float, default=600, show_default=True, metavar="S",
-              help="Stop any one job after S seconds.")
+@click.option("--out", type=WritableFolder(), default="results", show_default=True,
+              help="Folder for compare.json, .md, .png and .html (checked writable first).")
+@click.option("--timeout", type=Seconds(), default=None, metavar="S",
+              help="Stop any one job after S seconds (default: each workload's ceiling).")
 @json_option
-def compare_cmd(clusters: str, workload_list: str, repeat: int, out: Path, timeout: float,
-                as_json: bool) -> None:
+def compare_cmd(clusters: list[str], workload_list: list[str], repeat: int, out: Path,
+                timeout: float | None, as_json: bool) -> None:
     """Run every workload on every cluster and compare runtimes and outputs.
 
     Prints, per workload, the cold and warm runtime on each cluster against the ideal, the
     speedup of multi-node over single-node, and whether the outputs agree; writes
-    compare.json, compare.md and compare.png. Exits 1 if a run failed or outputs differ.
+    compare.json, compare.md, compare.png and compare.html. A job whose cluster stops
+    answering is recorded as UNKNOWN and the comparison goes on: the report says what is
+    missing. Exits 1 if a run did not succeed or outputs differ.
 
     Example: ray101 compare --clusters local-single,local-multi --repeat 3 --out results
     """
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from ray101 import comparison, matrix, render, runner, store
-    from ray101.commands import waiting
     from ray101.errors import Ray101Error
-
-    runner.check_repeat(repeat)
-    if timeout <= 0:
-        raise Ray101Error(f"--timeout must be > 0, not {timeout:g}")
-    cluster_names = _split(clusters)
-    if not cluster_names:
-        raise Ray101Error("--clusters names no cluster")
-    if len(set(cluster_names)) != len(cluster_names):
-        raise Ray101Error(f"--clusters repeats a name: {clusters}")
     from ray101_jobs.registry import workloads
 
-    names = list(workloads()) if workload_list.strip() == "all" else _split(workload_list)
-    if not names:
-        raise Ray101Error("--workloads names no workload")
+    names = list(workloads()) if workload_list == ["all"] else workload_list
     for name in names:
-        runner.workload(name)  # unknown names fail before anything runs
-    if out.exists() and not out.is_dir():
-        raise Ray101Error(f"--out {out} exists and is not a folder")
+        try:
+            runner.workload(name)  # unknown names fail before anything runs
+        except Ray101Error as exc:
+            raise click.BadParameter(exc.message, param_hint="'--workloads'") from None
+    cluster_names = clusters
     run_id = store.new_run_id()
     started = time.monotonic()
     progress = Progress(TextColumn("{task.description}"), BarColumn(), TextColumn(
@@ -114,7 +82,7 @@ def compare_cmd(clusters: str, workload_list: str, repeat: int, out: Path, timeo
         try:
             runs, facts = matrix.run_matrix(
                 cluster_names, names, repeat, run_id, on_start, on_done, timeout,
-                on_wait=waiting.ReadyDisplay(), on_status=on_status)
+                on_wait=ReadyDisplay(), on_status=on_status, on_retry=retry_notice)
         except KeyboardInterrupt:
             sys.exit(130)
     data = comparison.report(runs, facts, run_id, repeat, time.monotonic() - started)

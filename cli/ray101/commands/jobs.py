@@ -10,34 +10,21 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ray101.commands.options import cluster_option, console, json_option, print_json
+from ray101.commands.options import Seconds, cluster_option, json_option
+from ray101.commands.output import JobWait, connect, console, log_printer, print_json
 
 if TYPE_CHECKING:
-    from ray101.jobsapi import JobInfo, JobsAPI
+    from ray101.head.jobs import JobsAPI
 
 
 @contextlib.contextmanager
 def _jobs_api(cluster: str) -> Iterator[JobsAPI]:
     """The Jobs API of ``cluster``, connected for the duration of the ``with`` block."""
     from ray101 import targets
-    from ray101.commands import waiting
-    from ray101.jobsapi import JobsAPI
+    from ray101.head.jobs import JobsAPI
 
-    with waiting.connect(targets.resolve(cluster)) as conn:
+    with connect(targets.resolve(cluster)) as conn:
         yield JobsAPI(conn)
-
-
-def _details(info: JobInfo) -> dict:
-    return {
-        "job_id": info.submission_id or info.job_id,
-        "status": str(getattr(info.status, "value", info.status)),
-        "entrypoint": info.entrypoint,
-        "metadata": info.metadata or {},
-        "message": info.message,
-        "driver_exit_code": getattr(info, "driver_exit_code", None),
-        "start_time": info.start_time,
-        "end_time": info.end_time,
-    }
 
 
 @click.group("jobs")
@@ -60,7 +47,7 @@ def list_cmd(cluster: str, show_all: bool, as_json: bool) -> None:
     from rich.table import Table
 
     with _jobs_api(cluster) as api:
-        rows = [_details(j) for j in api.list()]
+        rows = [j.details() for j in api.list()]
     if not show_all:
         rows = [r for r in rows if "workload" in r["metadata"]]
     rows.sort(key=lambda r: r["start_time"] or 0, reverse=True)
@@ -85,7 +72,7 @@ def status_cmd(job_id: str, cluster: str, as_json: bool) -> None:
     Example: ray101 jobs status ray101-parallel-retrieve-local-multi-... --cluster local-multi
     """
     with _jobs_api(cluster) as api:
-        details = _details(api.info(job_id))
+        details = api.info(job_id).details()
     if as_json:
         print_json(details)
         return
@@ -105,8 +92,6 @@ def logs_cmd(job_id: str, cluster: str, follow: bool) -> None:
 
     Example: ray101 jobs logs JOB_ID --cluster local-single --follow
     """
-    from ray101.commands.run import log_printer
-
     with _jobs_api(cluster) as api:
         if not follow:
             click.echo(api.logs(job_id), nl=False)
@@ -125,7 +110,7 @@ def logs_cmd(job_id: str, cluster: str, follow: bool) -> None:
 @click.argument("job_id")
 @cluster_option
 @click.option("--no-wait", is_flag=True, help="Return once the stop is requested.")
-@click.option("--timeout", type=float, default=60, show_default=True, metavar="S",
+@click.option("--timeout", type=Seconds(), default=60, show_default=True, metavar="S",
               help="Give up waiting for the job to end after S seconds (exit 1).")
 @json_option
 def stop_cmd(job_id: str, cluster: str, no_wait: bool, timeout: float, as_json: bool) -> None:
@@ -136,16 +121,13 @@ def stop_cmd(job_id: str, cluster: str, no_wait: bool, timeout: float, as_json: 
 
     Example: ray101 jobs stop JOB_ID --cluster local-multi
     """
-    from ray101.commands.progress import JobWait
     from ray101.errors import Ray101Error
-    from ray101.jobsapi import TERMINAL
+    from ray101.head.jobs import TERMINAL
 
-    if timeout <= 0:
-        raise Ray101Error(f"--timeout must be > 0, not {timeout:g}")
     with _jobs_api(cluster) as api:
         requested = api.stop(job_id)
         if no_wait:
-            status = _details(api.info(job_id))["status"]
+            status = api.info(job_id).status
         else:
             with JobWait(quiet=as_json, label=f"stopping {job_id}") as wait:
                 status = api.wait_terminal(job_id, timeout, on_status=wait)

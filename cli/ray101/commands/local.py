@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from ray101.commands.options import json_option, print_json
+from ray101.commands.options import Positive, Subnet, json_option
+from ray101.commands.output import Steps, print_json
 
 
 @click.group("local")
@@ -16,11 +17,11 @@ def local_group() -> None:
 
 
 @local_group.command("up")
-@click.option("--cpus", type=float, default=2, show_default=True,
+@click.option("--cpus", type=Positive(maximum=1024), default=2, show_default=True,
               help="Logical CPUs per Ray node.")
-@click.option("--workers", type=int, default=2, show_default=True,
-              help="Worker nodes in local-multi (besides its head).")
-@click.option("--subnet", default="10.101.0.0/24", show_default=True,
+@click.option("--workers", type=click.IntRange(min=2), default=2, show_default=True,
+              help="Worker nodes in local-multi (besides its head; at least 2).")
+@click.option("--subnet", type=Subnet(), default="10.101.0.0/24", show_default=True,
               help="Network for the nodes' namespaces (must clash with no interface).")
 @click.option("--netns/--no-netns", default=None,
               help="One network namespace per node (default: when root on Linux).")
@@ -36,9 +37,14 @@ def up_cmd(cpus: float, workers: int, subnet: str, netns: bool | None, mongo_por
 
     Example: ray101 local up --cpus 2 --workers 2
     """
-    from ray101 import lab
-    from ray101.commands.progress import Steps
+    import ipaddress
 
+    from ray101.local import lab
+
+    needed = workers + 4  # every node, the bridge, and room for the network's own addresses
+    if ipaddress.ip_network(subnet).num_addresses - 2 < needed:
+        raise click.BadParameter(f"'{subnet}' has too few addresses for {workers} workers "
+                                 f"(at least {needed} hosts)", param_hint="'--subnet'")
     with Steps() as steps:
         result = lab.up(cpus, workers, subnet, netns, seed=not no_seed, progress=steps,
                         detail=steps.detail, mongo_port=mongo_port)
@@ -54,7 +60,7 @@ def down_cmd() -> None:
 
     Example: ray101 local down
     """
-    from ray101 import lab
+    from ray101.local import lab
 
     stopped = lab.down()
     click.echo(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
@@ -67,19 +73,19 @@ def status_cmd(as_json: bool) -> None:
 
     Example: ray101 local status --json
     """
-    from ray101 import localcluster
+    from ray101.local import cluster
 
-    info = localcluster.status()
+    info = cluster.status()
     if as_json:
         print_json(info)
         return
     if not info["running"]:
         click.echo("No local clusters: run `ray101 local up`.")
         return
-    for name, cluster in info["clusters"].items():
-        answers = "answers" if cluster["answers"] else "DOES NOT ANSWER"
-        click.echo(f"{name}: {cluster['jobs_url']} ({answers})")
-        for n in cluster["nodes"]:
+    for name, one in info["clusters"].items():
+        answers = "answers" if one["answers"] else "DOES NOT ANSWER"
+        click.echo(f"{name}: {one['jobs_url']} ({answers})")
+        for n in one["nodes"]:
             state = "running" if n["running"] else "DEAD"
             joined = "in Ray" if n["in_ray"] else "not in Ray"
             click.echo(f"  {n['name']:<18} {n['ip']:<15} {state}, {joined}")

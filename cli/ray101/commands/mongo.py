@@ -7,9 +7,11 @@ from typing import TypeVar
 
 import click
 
-from ray101 import mongo
-from ray101.commands.options import json_option, print_json
+from ray101.commands.options import json_option
+from ray101.commands.output import JobWait, Steps, connect, print_json
 from ray101.errors import Ray101Error
+from ray101.mongo import ferretdb
+from ray101.mongo import server as mongo
 
 FC = TypeVar("FC", bound=Callable[..., object])
 
@@ -50,11 +52,9 @@ def install_cmd(force: bool, as_json: bool) -> None:
     """
     if mongo.external_uri():
         raise Ray101Error(f"{mongo.URI_ENV} is set: the external server needs nothing installed here")
-    from ray101.commands.progress import Steps
-
     with Steps(quiet=as_json) as steps:
         if mongo.local_kind() == mongo.FERRETDB:
-            steps(f"FerretDB {mongo.FERRETDB_VERSION} in {mongo.ferretdb_path()}")
+            steps(f"FerretDB {ferretdb.VERSION} in {ferretdb.path()}")
         info = mongo.install(force=force, on_output=steps.detail)
     if as_json:
         print_json(info)
@@ -140,23 +140,20 @@ def _seed_local(uri: str, movies: int, comments: int, drop: bool, quiet: bool) -
 
             return mflix.seed(mongo.client(uri), movies=movies, comments=comments, drop=drop, progress=progress)
     except PyMongoError as exc:
-        raise Ray101Error(f"seeding MongoDB at {mongo.hosts_of(uri)} failed: {mongo.short_reason(exc, uri)}") from None
+        raise Ray101Error(f"seeding failed: {mongo.failure(exc, uri)}") from None
 
 
 def _seed_cluster(cluster: str, movies: int, comments: int, drop: bool) -> dict:
     # Seeding runs as a Ray job on the cluster, whose nodes reach MongoDB via RAY101_MONGO_URI.
     from ray101 import store, targets
-    from ray101.commands import waiting
-    from ray101.jobsapi import JobsAPI
+    from ray101.head.jobs import JobsAPI
 
     args = ["--movies", str(movies), "--comments", str(comments)] + (["--drop"] if drop else [])
     target = targets.resolve(cluster)
-    with waiting.connect(target) as conn:
+    with connect(target) as conn:
         api = JobsAPI(conn)
         job_id = api.submit_module("seed-mflix", "ray101_jobs.seed_mflix", args, store.new_run_id())
         click.echo(f"Seeding through job {job_id} on {target.name}", err=True)
-        from ray101.commands.progress import JobWait
-
         with JobWait(label=f"seeding through {job_id}") as wait:
             outcome = api.follow(job_id, timeout=900, on_status=wait)
     if not outcome.succeeded:

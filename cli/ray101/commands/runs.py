@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from ray101.commands.options import console, json_option, print_json
+from ray101.commands.options import RunId, WritableFolder, json_option
+from ray101.commands.output import console, print_json, print_table, summary_line
 
 
 def _summary(run_id: str) -> dict:
@@ -56,9 +57,9 @@ def runs_group(ctx: click.Context, as_json: bool) -> None:
 
 
 @runs_group.command("show")
-@click.argument("run_id", required=False)
+@click.argument("run_id", required=False, type=RunId())
 @click.option("--markdown", is_flag=True, help="Print compare.md instead of the table.")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--out", type=WritableFolder(), default=None,
               help="Also write compare.json, .md, .png and .html into this folder.")
 @json_option
 def show_cmd(run_id: str | None, markdown: bool, out: Path | None, as_json: bool) -> None:
@@ -68,12 +69,10 @@ def show_cmd(run_id: str | None, markdown: bool, out: Path | None, as_json: bool
     Example: ray101 runs show --out results-again
     """
     from ray101 import render, store
-    from ray101.commands.compare import print_table
-    from ray101.commands.run import summary_line
     from ray101.errors import Ray101Error
 
     if as_json and markdown:
-        raise Ray101Error("--json and --markdown: choose one")
+        raise click.UsageError("--json and --markdown: choose one")
     run_id = run_id or store.last_comparison()
     data = store.comparison(run_id)
     if data is None:  # a `ray101 run`: its jobs, as `run` summed them up

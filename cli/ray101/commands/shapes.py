@@ -9,8 +9,8 @@ from __future__ import annotations
 
 # command -> (top-level type, keys every object has, note)
 SHAPES: dict[str, tuple[str, tuple[str, ...], str]] = {
-    "workloads": ("list", ("name", "summary", "uses_mongo", "retries", "params"),
-                  "one object per workload"),
+    "workloads": ("list", ("name", "summary", "uses_mongo", "retries", "params", "ceiling_s"),
+                  "one object per workload; ceiling_s: the most one repetition may take"),
     "clusters": ("list", ("name", "kind", "jobs_url", "topology", "nodes", "cpus", "auth",
                           "token_file", "answers"),
                  "one object per cluster; KubeRay ones add state, desired_workers, "
@@ -28,9 +28,9 @@ SHAPES: dict[str, tuple[str, tuple[str, ...], str]] = {
                   "status: the job's status when the command returned (with --no-wait "
                   "possibly still RUNNING)"),
     "jobs delete": ("object", ("job_id", "cluster", "deleted"), ""),
-    "compare": ("object", ("run_id", "created", "repeat", "consistent", "clusters", "rows", "runs",
-                           "ray_version", "elapsed_s"),
-                "what compare.json holds"),
+    "compare": ("object", ("run_id", "created", "repeat", "consistent", "incomplete", "clusters",
+                           "rows", "runs", "ray_version", "elapsed_s"),
+                "what compare.json holds; incomplete: the jobs that ended UNKNOWN"),
     "dashboard": ("object", ("cluster", "kind", "dashboard", "jobs", "auth", "token_file",
                              "token_secret", "login", "port_forward", "token"),
                   "token is null unless --show-token; with port_forward true the command stays "

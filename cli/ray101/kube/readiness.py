@@ -6,12 +6,12 @@ is coming along through a callback (:class:`ReadyProgress`); it draws and prints
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ray101 import settings
 from ray101.errors import Ray101Error
 from ray101.kube.client import Kube
 from ray101.kube.discovery import conditions, is_ready, node_type, raycluster_name
@@ -37,16 +37,7 @@ class ReadyProgress:
 
 
 def ready_timeout() -> float:
-    raw = os.environ.get(READY_TIMEOUT_ENV)
-    if not raw:
-        return READY_TIMEOUT_S
-    try:
-        value = float(raw)
-    except ValueError:
-        raise Ray101Error(f"{READY_TIMEOUT_ENV} must be a number of seconds, not {raw!r}") from None
-    if value <= 0:
-        raise Ray101Error(f"{READY_TIMEOUT_ENV} must be > 0, not {raw}")
-    return value
+    return settings.seconds(READY_TIMEOUT_ENV, READY_TIMEOUT_S)
 
 
 def _pod_condition(pod: dict, kind: str) -> dict:

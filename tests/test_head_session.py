@@ -1,4 +1,4 @@
-"""The Jobs API client keeps one connection open (fast; a fake Jobs API server, no Ray cluster).
+"""The Ray head client keeps one connection open (fast; a fake Jobs API server, no Ray cluster).
 
 Through a port-forward every new TCP connection is a new stream through the API server and the
 kubelet; Ray's SDK opens one per request. ray101's client shares a keep-alive session and polls a
@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from ray101 import jobsapi
+from ray101.head import jobs as jobsapi
 from ray101.models import Connection, Target
 
 

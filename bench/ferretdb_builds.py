@@ -19,7 +19,7 @@ import threading
 import time
 from pathlib import Path
 
-from bench.lab import free_port
+from bench.harness import free_port
 from bench.measure import median
 
 COLLECTIONS = ("movies", "comments")
@@ -41,11 +41,11 @@ def _hwm_mb(pid: int) -> float | None:
 def stock_binary(tools: Path) -> Path | None:
     """FerretDB v1.24.2 as released (none of ray101's patches), built beside ray101's for the
     comparison; None when it cannot be built here (no Go)."""
-    from ray101 import mongo
+    from ray101.mongo import ferretdb
 
     path = tools / "ferretdb-stock" / "bin" / "ferretdb"
-    env = dict(os.environ, FERRETDB_PATCHES="none", FERRETDB_VERSION=mongo.FERRETDB_VERSION)
-    proc = subprocess.run(["bash", str(mongo.install_script()),
+    env = dict(os.environ, FERRETDB_PATCHES="none", FERRETDB_VERSION=ferretdb.VERSION)
+    proc = subprocess.run(["bash", str(ferretdb.install_script()),
                            str(path.parent.parent)], env=env, capture_output=True, text=True)
     return path if proc.returncode == 0 and path.exists() else None
 
@@ -54,7 +54,7 @@ class Server:
     """One FerretDB process on ``data`` with the given Go environment."""
 
     def __init__(self, binary: Path, data: Path, env: dict, handler_args: list[str] | None = None):
-        from ray101 import mongo
+        from ray101.mongo import server as mongo
 
         self.port = free_port(27400)
         self.uri = f"mongodb://127.0.0.1:{self.port}/"
@@ -165,23 +165,23 @@ def read_once(server: Server, mode: str, ranges: list[tuple], database: str = "s
 def settings(tools: Path, ends_only: bool = False) -> list[dict]:
     """The settings tried, slowest first: ray101's own is the last (``ends_only``: the first and
     the last, for a quick check of the harness)."""
-    from ray101 import mongo
+    from ray101.mongo import ferretdb
 
-    ours = mongo.ferretdb_path()
-    patches = " + ".join(mongo.ferretdb_patch_names())
-    go_env = " ".join(f"{k}={v}" for k, v in mongo.FERRETDB_GO_ENV.items())
+    ours = ferretdb.path()
+    patches = " + ".join(ferretdb.patch_names())
+    go_env = " ".join(f"{k}={v}" for k, v in ferretdb.GO_ENV.items())
     stock = stock_binary(tools)
     rows = []
     if stock:
         rows += [
             {"name": "FerretDB as released, Go defaults", "binary": stock, "env": {}},
-            {"name": f"as released, {go_env}", "binary": stock, "env": dict(mongo.FERRETDB_GO_ENV)},
+            {"name": f"as released, {go_env}", "binary": stock, "env": dict(ferretdb.GO_ENV)},
         ]
     rows += [
         {"name": f"patched ({patches}), Go defaults", "binary": ours, "env": {}},
         {"name": f"patched ({patches}), GOGC=400", "binary": ours, "env": {"GOGC": "400"}},
         {"name": f"ray101's: patched ({patches}), {go_env}", "binary": ours,
-         "env": dict(mongo.FERRETDB_GO_ENV), "ours": True},
+         "env": dict(ferretdb.GO_ENV), "ours": True},
     ]
     return [rows[0], rows[-1]] if ends_only else rows
 
@@ -228,7 +228,8 @@ def server_sweep(data: Path, tools: Path, repeat: int, say=print, ends_only: boo
 def server_sweep_of_lab(home: Path, repeat: int, say=print, ends_only: bool = False) -> dict:
     """The sweep on a copy of the lab's seeded FerretDB data (the lab's own server keeps its
     files; nothing writes to them while the sweep runs)."""
-    from ray101 import mongo, state
+    from ray101 import state
+    from ray101.mongo import server as mongo
 
     rec = mongo.status()
     if rec.get("kind") != mongo.FERRETDB:

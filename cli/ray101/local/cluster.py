@@ -1,6 +1,6 @@
 """Local Ray clusters: ``local-single`` (one node) and ``local-multi`` (a head and workers).
 
-``localplan`` says which nodes there are and where; ``localnet`` builds their network
+``plan`` says which nodes there are and where; ``network`` builds their network
 namespaces. Here: each node is one ``ray start --block`` process started in a new session; its
 PID (= process group) is recorded in ``<RAY101_HOME>/local/state.json`` and ``down`` stops
 exactly those process groups (plus whatever still runs inside our namespaces), then removes
@@ -20,9 +20,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from ray101 import clusterhttp, localnet, procs, registry, state
+from ray101 import procs, state
 from ray101.errors import Ray101Error
-from ray101.localplan import (
+from ray101.head.client import HeadClient
+from ray101.local import network, registered
+from ray101.local.plan import (
     DEFAULT_SUBNET,
     MULTI,
     SINGLE,
@@ -133,8 +135,8 @@ def stop_node(node: Node, grace: float = 10.0) -> None:
     """Stop the node's process group, then anything left in its namespace."""
     if node.pid:
         procs.stop_group(node.pid, grace)
-    if node.netns and localnet.netns_exists(node.netns):
-        localnet.kill_netns_processes(node.netns)
+    if node.netns and network.netns_exists(node.netns):
+        network.kill_netns_processes(node.netns)
     node.pid = None
 
 
@@ -142,8 +144,8 @@ def kill_node(node: Node) -> None:
     """SIGKILL a node at once, as a crashed machine would die (`ray101 chaos kill-node`)."""
     if node.pid:
         procs.stop_group(node.pid, grace=0, first=signal.SIGKILL)
-    if node.netns and localnet.netns_exists(node.netns):
-        localnet.kill_netns_processes(node.netns, grace=2)
+    if node.netns and network.netns_exists(node.netns):
+        network.kill_netns_processes(node.netns, grace=2)
 
 
 # --- readiness ---------------------------------------------------------------------------------
@@ -159,7 +161,7 @@ def wait_ready(plan: Plan, cluster: str, token: str, timeout: float = 120.0) -> 
                     f"Ray node {node.name} exited during start-up; see its log: {node.log}: "
                     f"{procs.log_tail(node.log, 2)}"
                 )
-        seen = clusterhttp.alive_nodes(url, token)
+        seen = HeadClient(url, token).alive_nodes()
         if seen is not None and len(seen) >= want:
             return
         time.sleep(0.5)
@@ -200,9 +202,9 @@ def prepare(cpus: float = 2, workers: int = 2, subnet: str | None = DEFAULT_SUBN
         # Same nodes, addresses and ports as recorded; a node to (re)start rejoins there.
         plan.nodes = old.nodes
     if plan.netns:
-        localnet.check_subnet(plan)  # before saying anything: a clash is the one line the user sees
+        network.check_subnet(plan)  # before saying anything: a clash is the one line the user sees
         progress(f"network: bridge {plan.bridge} {plan.bridge_ip} on {plan.subnet}")
-        localnet.setup_network(plan)
+        network.setup_network(plan)
     return plan
 
 
@@ -238,7 +240,7 @@ def start(plan: Plan, mongo_uri: str | None, progress: Callable[[str], object] =
                 wait_for_node(plan, node, token)
     for cluster in (SINGLE, MULTI):
         wait_ready(plan, cluster, token)
-        registry.register(target_for(plan, cluster))
+        registered.add(target_for(plan, cluster))
         progress(f"{cluster}: {len(plan.cluster_nodes(cluster))} node(s) ready at {jobs_url(plan, cluster)}")
     return started
 
@@ -250,13 +252,13 @@ def wait_for_node(plan: Plan, node: Node, token: str, timeout: float = 90.0) -> 
     until Ray's health checks give up on it.
     """
     url = jobs_url(plan, node.cluster)
-    before = {r["node_id"] for r in clusterhttp.alive_node_rows(url, token) or []} if node.role != "head" else set()
+    before = {r["node_id"] for r in HeadClient(url, token).alive_node_rows() or []} if node.role != "head" else set()
     deadline = time.time() + timeout
     while time.time() < deadline:
         if not node_alive(node):
             raise Ray101Error(f"Ray node {node.name} exited during start-up; see {node.log}: "
                               f"{procs.log_tail(node.log, 2)}")
-        rows = clusterhttp.alive_node_rows(url, token) or []
+        rows = HeadClient(url, token).alive_node_rows() or []
         if any(r["node_id"] not in before and r["node_ip"] == node.ip for r in rows):
             return
         time.sleep(0.3)
@@ -271,15 +273,15 @@ def down() -> list[str]:
     if data:
         plan = plan_from(data)
         for node in reversed(plan.nodes):  # workers before heads
-            in_netns = node.netns and localnet.netns_exists(node.netns) and localnet.netns_pids(node.netns)
+            in_netns = node.netns and network.netns_exists(node.netns) and network.netns_pids(node.netns)
             if node_alive(node) or in_netns:
                 stopped.append(node.name)
             stop_node(node)
         if plan.netns:
-            localnet.teardown_network(plan)
+            network.teardown_network(plan)
         shutil.rmtree(f"/tmp/{plan.prefix}", ignore_errors=True)
     for name in (SINGLE, MULTI):
-        registry.unregister(name)
+        registered.remove(name)
     state_path().unlink(missing_ok=True)
     return stopped
 
@@ -293,7 +295,7 @@ def status() -> dict:
     clusters = {}
     for cluster in (SINGLE, MULTI):
         url = jobs_url(plan, cluster)
-        alive = clusterhttp.alive_nodes(url, token)
+        alive = HeadClient(url, token).alive_nodes()
         clusters[cluster] = {
             "jobs_url": url,
             "answers": alive is not None,

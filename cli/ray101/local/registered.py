@@ -1,5 +1,5 @@
-"""The local cluster registry: the targets ``ray101 local up`` registered, in
-``$RAY101_HOME/clusters.json``."""
+"""The local clusters ``ray101 local up`` registered as targets, in ``$RAY101_HOME/clusters.json``
+(``targets.resolve`` reads them)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ def _registry_path() -> Path:
     return state.home() / "clusters.json"
 
 
-def registered() -> dict[str, Target]:
+def targets() -> dict[str, Target]:
     """Clusters registered by ``ray101 local up`` (name -> target)."""
     path = _registry_path()
     if not path.exists():
@@ -27,12 +27,12 @@ def registered() -> dict[str, Target]:
     return {name: Target.from_dict(t) for name, t in data.items()}
 
 
-def register(target: Target) -> None:
-    data = {name: t.to_dict() for name, t in registered().items()}
+def add(target: Target) -> None:
+    data = {name: t.to_dict() for name, t in targets().items()}
     data[target.name] = target.to_dict()
     state.atomic_write(_registry_path(), json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
-def unregister(name: str) -> None:
-    data = {n: t.to_dict() for n, t in registered().items() if n != name}
+def remove(name: str) -> None:
+    data = {n: t.to_dict() for n, t in targets().items() if n != name}
     state.atomic_write(_registry_path(), json.dumps(data, indent=2, sort_keys=True) + "\n")

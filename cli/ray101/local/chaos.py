@@ -9,9 +9,12 @@ import time
 from collections.abc import Callable
 from types import FrameType
 
-from ray101 import clusterhttp, localcluster, localnet, localplan
 from ray101.errors import Ray101Error
-from ray101.localplan import Node, Plan
+from ray101.head.client import HeadClient
+from ray101.local import cluster as localcluster
+from ray101.local import network
+from ray101.local import plan as localplan
+from ray101.local.plan import Node, Plan
 
 
 def _local_node(cluster: str, name: str | None) -> tuple[Plan, Node]:
@@ -57,7 +60,7 @@ def partition(cluster: str, node: str, seconds: float,
               progress: Callable[[str], None] = lambda msg: None) -> dict:
     """Cut ``node`` of the local ``cluster`` off the network for ``seconds``, then reconnect.
 
-    The link comes back even when interrupted (Ctrl-C, SIGTERM). Returns what Ray thought of the
+    The link comes back even when interrupted (Ctrl-C, SIGTERM, SIGHUP). Returns what Ray thought of the
     node just after: still alive, or already declared dead (then `ray101 local up` restarts it).
     """
     plan, chosen = _local_node(cluster, node)
@@ -68,21 +71,24 @@ def partition(cluster: str, node: str, seconds: float,
         raise Ray101Error(f"{chosen.name} is not running; `ray101 local up` brings it back")
     token = localcluster.read_token()
     url = localplan.jobs_url(plan, cluster)
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    # Whatever ends this process early must not leave the link down: Ctrl-C, SIGTERM, and SIGHUP
+    # (the terminal closed) all become KeyboardInterrupt here.
+    previous = {sig: signal.signal(sig, _raise_interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
     interrupted = False
     started = time.monotonic()
     try:
-        localnet.set_link(chosen, False)
+        network.set_link(chosen, False)
         progress(f"{chosen.name} ({chosen.ip}) cut off for {seconds:g} s")
         time.sleep(seconds)
     except KeyboardInterrupt:
         interrupted = True
     finally:
-        localnet.set_link(chosen, True)
-        signal.signal(signal.SIGTERM, previous)
+        network.set_link(chosen, True)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     cut = time.monotonic() - started
     progress(f"{chosen.name} reconnected after {cut:.1f} s")
-    alive = clusterhttp.alive_nodes(url, token)
+    alive = HeadClient(url, token).alive_nodes()
     return {"cluster": cluster, "node": chosen.name, "ip": chosen.ip,
             "seconds": round(cut, 1), "interrupted": interrupted,
             "in_ray_after": None if alive is None else chosen.ip in alive}

@@ -27,7 +27,7 @@ KEPT = ("RAY101_TOOLS", "RAY101_MONGO_URI", "RAY101_MONGO_SERVER")
 
 
 def free_subnet(start: int = 157) -> str:
-    from ray101.localplan import free_subnet as free
+    from ray101.local.plan import free_subnet as free
 
     return free(start)
 

@@ -10,7 +10,7 @@ import subprocess
 
 from ray101 import procs
 from ray101.errors import Ray101Error
-from ray101.localplan import Node, Plan, interfaces_clashing
+from ray101.local.plan import Node, Plan, interfaces_clashing
 
 
 def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess:

@@ -4,7 +4,7 @@ Which server, in order of preference:
 
 1. ``RAY101_MONGO_URI`` set: an external server. ray101 never starts or stops it.
 2. ``mongod`` on PATH: started by us, data under ``<state>/mongo/db``.
-3. FerretDB v1.24.2 with its SQLite backend, built by ``ray101/scripts/install-ferretdb.sh`` into
+3. FerretDB v1.24.2 with its SQLite backend, built by ``ferretdb.build`` into
    ``<tools>/bin/ferretdb``, data under ``<state>/mongo/data``.
 
 ``RAY101_MONGO_SERVER=mongod|ferretdb`` forces the local kind (the tests use ``ferretdb``).
@@ -20,7 +20,6 @@ import contextlib
 import fcntl
 import json
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -31,22 +30,17 @@ from typing import TYPE_CHECKING, TypeGuard
 
 from ray101 import procs, state
 from ray101.errors import Ray101Error
+from ray101.mongo import ferretdb
 from ray101_jobs import mongouri
 from ray101_jobs.mongouri import URI_ENV, hosts_of, redact, short_reason
 
 if TYPE_CHECKING:
     from pymongo import MongoClient
 
-FERRETDB_VERSION = "v1.24.2"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 27017
 SERVER_ENV = "RAY101_MONGO_SERVER"
 START_TIMEOUT = 30.0
-# FerretDB's Go runtime settings. Its CPU goes mostly to decoding stored rows into documents,
-# and about 15% to garbage collection with Go's default (GOGC=100): collecting only when the
-# heap reaches GOMEMLIMIT removes most of that, and the limit bounds the memory it takes.
-# RAY101_FERRETDB_GOGC / RAY101_FERRETDB_GOMEMLIMIT override them (docs/performance.md).
-FERRETDB_GO_ENV = {"GOGC": "off", "GOMEMLIMIT": "1GiB"}
 PING_TIMEOUT_MS = 10_000
 
 EXTERNAL, MONGOD, FERRETDB = "external", "mongod", "ferretdb"
@@ -77,6 +71,15 @@ def client(uri: str, timeout_ms: int = PING_TIMEOUT_MS) -> MongoClient:
         raise Ray101Error(f"invalid MongoDB URI {redact(uri)}: {short_reason(exc, uri)}") from None
 
 
+def failure(exc: BaseException, uri: str) -> str:
+    """One line for a pymongo error, naming the host (password redacted): credentials the
+    server refused are an authentication failure, not an unreachable server."""
+    if mongouri.is_auth_failure(exc):
+        return (f"MongoDB at {hosts_of(uri)} ({redact(uri)}) refused the credentials "
+                f"(authentication failed): {short_reason(exc, uri)}")
+    return f"cannot reach MongoDB at {hosts_of(uri)} ({redact(uri)}): {short_reason(exc, uri)}"
+
+
 def ping(uri: str, timeout_ms: int = PING_TIMEOUT_MS) -> None:
     """Raise ``Ray101Error`` naming the host (password redacted) unless ``uri`` answers ``ping``."""
     from pymongo.errors import PyMongoError
@@ -85,9 +88,7 @@ def ping(uri: str, timeout_ms: int = PING_TIMEOUT_MS) -> None:
     try:
         c.admin.command("ping")
     except PyMongoError as exc:
-        raise Ray101Error(
-            f"cannot reach MongoDB at {hosts_of(uri)} ({redact(uri)}): {short_reason(exc, uri)}"
-        ) from None
+        raise Ray101Error(failure(exc, uri)) from None
     finally:
         c.close()
 
@@ -152,112 +153,18 @@ def kind() -> str:
     return EXTERNAL if external_uri() else local_kind()
 
 
-def ferretdb_path() -> Path:
-    return state.tools_dir() / "bin" / "ferretdb"
-
-
-def _ferretdb_version(path: Path) -> str | None:
-    try:
-        out = subprocess.run([str(path), "--version"], capture_output=True, text=True, timeout=10).stdout
-    except (OSError, subprocess.SubprocessError):
-        return None
-    match = re.search(r"version:\s*(\S+)", out)
-    return match.group(1) if match else None
-
-
-def _ferretdb_build(path: Path) -> str | None:
-    try:
-        return Path(f"{path}.build").read_text().strip()
-    except OSError:
-        return None
-
-
-def ferretdb_env() -> dict:
-    """The environment FerretDB runs with: ours, plus its Go runtime settings."""
-    env = dict(os.environ)
-    for key, default in FERRETDB_GO_ENV.items():
-        env[key] = os.environ.get(f"RAY101_FERRETDB_{key}") or default
-    return env
-
-
-def install_script() -> Path:
-    """The build script, shipped as package data (no checkout needed)."""
-    return Path(__file__).resolve().parent / "scripts" / "install-ferretdb.sh"
-
-
-def _install_env() -> dict:
-    """The environment install-ferretdb.sh runs with for ray101's own build (all its patches)."""
-    env = dict(os.environ, RAY101_TOOLS=str(state.tools_dir()), FERRETDB_VERSION=FERRETDB_VERSION)
-    env.pop("FERRETDB_PATCHES", None)
-    return env
-
-
-def ferretdb_build() -> str:
-    """The build id install-ferretdb.sh writes into <tools>/bin/ferretdb.build for the build it
-    makes now: the version, the patches in the order it applies them, and their sha256."""
-    proc = subprocess.run(["bash", str(install_script()), "--build-id"], env=_install_env(),
-                          capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise Ray101Error(f"{install_script()} --build-id failed: {proc.stderr.strip()[-300:]}")
-    return proc.stdout.strip()
-
-
-def ferretdb_patch_names() -> list[str]:
-    """The patches ray101's FerretDB build applies, in order."""
-    return ferretdb_build().split("patches=", 1)[1].split()[0].split(",")
-
-
-def _run_streaming(cmd: list[str], env: dict, on_output: Callable[[str], object] | None) -> tuple[int, str]:
-    """Run ``cmd``, passing each line it prints to ``on_output``; returns (exit code, last line)."""
-    last = "no output"
-    with subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, bufsize=1) as proc:
-        assert proc.stdout is not None  # stdout=PIPE
-        try:
-            for line in proc.stdout:
-                if line.strip():
-                    last = line.strip()
-                    if on_output is not None:
-                        on_output(last)
-        except BaseException:
-            proc.kill()
-            raise
-    return proc.returncode, last
-
-
 def install(force: bool = False, on_output: Callable[[str], object] | None = None) -> dict:
     """Locate (or, for FerretDB, build) the local server binary: ``{"kind", "path", "version"}``.
 
-    A build takes minutes on a cold Go cache: ``on_output`` hears each line it prints (go build
-    names each package as it compiles it).
+    A build takes minutes on a cold Go cache: ``on_output`` hears each line it prints.
     """
-    k = local_kind()
-    if k == MONGOD:
+    if local_kind() == MONGOD:
         mongod = shutil.which("mongod")
         if not mongod:
             raise Ray101Error(f"{SERVER_ENV}=mongod but mongod is not on PATH")
         return {"kind": MONGOD, "path": mongod, "version": None}
-    path = ferretdb_path()
-    if force or _ferretdb_version(path) != FERRETDB_VERSION or _ferretdb_build(path) != ferretdb_build():
-        if not shutil.which("go"):
-            raise Ray101Error(
-                f"FerretDB {FERRETDB_VERSION} is not installed at {path} and building it needs Go: "
-                "install Go (https://go.dev/dl/), or put mongod on PATH, or set RAY101_MONGO_URI"
-            )
-        script = install_script()
-        if not script.exists():
-            raise Ray101Error(f"cannot build FerretDB: {script} is missing")
-        if force and path.exists():
-            path.unlink()
-        env = _install_env()
-        # -v: go build names each package as it compiles it, the build's visible progress.
-        env["GOFLAGS"] = " ".join(filter(None, (env.get("GOFLAGS"), "-v")))
-        code, last = _run_streaming(["bash", str(script)], env, on_output)
-        if code != 0:
-            raise Ray101Error(f"building FerretDB {FERRETDB_VERSION} failed ({script}): {last}")
-        if _ferretdb_version(path) != FERRETDB_VERSION:
-            raise Ray101Error(f"built {path}, but it does not report version {FERRETDB_VERSION}")
-    return {"kind": FERRETDB, "path": str(path), "version": FERRETDB_VERSION}
+    binary = ferretdb.build(force, on_output)
+    return {"kind": FERRETDB, "path": str(binary), "version": ferretdb.VERSION}
 
 
 # -- processes --------------------------------------------------------------------------------
@@ -336,7 +243,7 @@ def ensure_running(host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, timeout: 
                     _command(k, binary, host, port),
                     stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                     start_new_session=True, cwd=mongo_dir(),
-                    env=ferretdb_env() if k == FERRETDB else None,
+                    env=ferretdb.env() if k == FERRETDB else None,
                 )  # fmt: skip
             except OSError as exc:
                 raise Ray101Error(f"cannot start {binary}: {exc.strerror}") from None

@@ -1,6 +1,7 @@
 """Faults on purpose: kill a worker node, or cut one off the network for a while.
 
-``local`` is the local clusters' side, ``kube`` the KubeRay side; this module picks one.
+``ray101.local.chaos`` is the local clusters' side, ``ray101.kube.chaos`` the KubeRay side;
+this module picks one by the kind of cluster.
 
 Local clusters: ``kill_node`` SIGKILLs the node's whole process group and whatever runs in its
 namespace, as a crashed machine would die; ``ray101 local up`` brings it back. ``partition``
@@ -17,8 +18,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ray101 import targets
-from ray101.chaos import kube, local
 from ray101.errors import Ray101Error
+from ray101.kube import chaos as kube
+from ray101.local import chaos as local
 from ray101.models import K8S, LOCAL
 
 
@@ -38,8 +40,8 @@ def partition(cluster: str, node: str, seconds: float,
               progress: Callable[[str], None] = lambda msg: None) -> dict:
     """Cut ``node`` of a local namespaced cluster off the network for ``seconds``, then reconnect
     (see ``local.partition``)."""
-    if not seconds > 0:
-        raise Ray101Error(f"--seconds must be > 0, not {seconds:g}")
+    if not 0 < seconds < float("inf"):  # the CLI's type says so first; callers in Python too
+        raise Ray101Error(f"seconds must be finite and > 0, not {seconds:g}")
     target = targets.resolve(cluster)
     if target.kind != LOCAL:
         raise Ray101Error(f"partition works on local clusters in network namespaces, not on "

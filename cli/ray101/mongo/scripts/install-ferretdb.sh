@@ -23,7 +23,7 @@
 #
 # Usage: install-ferretdb.sh [TOOLS_DIR]   (default: $RAY101_TOOLS, else ~/.cache/ray101/tools)
 #        install-ferretdb.sh --build-id    only print the build id (BUILD below)
-# It ships inside the ray101 package (ray101/scripts/); `ray101 mongo install` runs it.
+# It ships inside the ray101 package (ray101/mongo/scripts/); `ray101 mongo install` runs it.
 # Idempotent: does nothing when <tools>/bin/ferretdb reports the version and <tools>/bin/ferretdb.build
 # names this build (BUILD below; ray101 compares it with --build-id's). FERRETDB_PATCHES=none
 # builds FerretDB as released.

@@ -1,6 +1,6 @@
 """The local lab as one thing: MongoDB and both local clusters, started and stopped together.
 
-``localcluster`` knows Ray nodes and ``mongo`` knows the MongoDB server; neither starts the
+``local.cluster`` knows Ray nodes and ``mongo.server`` knows the MongoDB server; neither starts the
 other. ``up`` composes them: the clusters' network first (MongoDB listens on its bridge), then
 MongoDB (seeded), then the nodes, which find MongoDB through ``RAY101_MONGO_URI``.
 """
@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ray101 import localcluster, mongo
-from ray101.localplan import DEFAULT_SUBNET, MONGO_PORT
+from ray101.errors import Ray101Error
+from ray101.local import cluster as localcluster
+from ray101.local.plan import DEFAULT_SUBNET, MONGO_PORT
+from ray101.mongo import server as mongo
 
 
 def up(cpus: float = 2, workers: int = 2, subnet: str | None = DEFAULT_SUBNET,
@@ -26,10 +28,15 @@ def up(cpus: float = 2, workers: int = 2, subnet: str | None = DEFAULT_SUBNET,
     progress(f"MongoDB: starting on {host}:{mongo_port}")
     uri = mongo.ensure_running(host=host, port=mongo_port, on_output=detail)
     if seed:
+        from pymongo.errors import PyMongoError
+
         from ray101_jobs import mflix
 
         progress("MongoDB: loading sample_mflix")
-        report = mflix.seed(uri)
+        try:
+            report = mflix.seed(uri)
+        except PyMongoError as exc:
+            raise Ray101Error(f"seeding sample_mflix failed: {mongo.failure(exc, uri)}") from None
         progress(f"MongoDB: sample_mflix seeded ({_seed_summary(report)})")
     started = localcluster.start(plan, uri, progress)
     return {"started": started, "plan": plan}
