@@ -61,7 +61,7 @@ test: test-fast tools kuberay-crds mongo-server ## Both tiers: test-fast, then r
 	$(VENV)/bin/pytest --ignore=tests/unit $(PYTEST_ARGS)
 
 lint: venv ## ruff (style, imports, bugbear) and mypy (types; None misuse in cli/), both configured in pyproject.toml
-	$(VENV)/bin/ruff check cli jobs tests bench
+	$(VENV)/bin/ruff check cli jobs tests bench scripts
 	$(VENV)/bin/mypy
 
 bench: venv mongo-server ## Run the benchmarks and write docs/performance.md
@@ -71,8 +71,9 @@ bench-k8s: venv ## The same comparison on a real Kubernetes (root: make test-k8s
 	$(MAKE) test-k8s
 	$(VENV)/bin/python -m bench --k8s results/k8s
 
-readme: venv ## Regenerate README.md's CLI reference and --json table from the CLI (cog)
-	$(VENV)/bin/cog -r README.md
+readme: venv ## Regenerate docs/cli.md (CLI reference, --json table: cog) and helm/ray101/README.md (values)
+	$(VENV)/bin/cog -r docs/cli.md
+	$(VENV)/bin/python scripts/chart_readme.py
 
 clean: ## Remove the virtualenv, installed tools and results (run `make down` first)
 	rm -rf $(VENV) .tools $(RESULTS)

@@ -408,7 +408,7 @@ def _server_section(d) -> list[str]:
           "- Client options (batch size, raw BSON, projection) stayed within noise when issue 12 "
           "measured them (not part of this run): FerretDB decodes each whole document whatever "
           "is asked.",
-          "- The builds come from `cli/ray101/scripts/install-ferretdb.sh` "
+          "- The builds come from `cli/ray101/mongo/scripts/install-ferretdb.sh` "
           "(`FERRETDB_PATCHES=none` builds FerretDB as released).", ""]
     return L
 

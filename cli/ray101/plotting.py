@@ -1,6 +1,6 @@
 """The one plotting style: matplotlib without a display, figures saved as PNG bytes.
 
-Used by the comparison's picture (``render``) and by ``bench/report.py``.
+Used by the comparison's picture (``render``); the benchmarks' report draws with it too.
 """
 
 from __future__ import annotations

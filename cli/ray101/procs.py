@@ -1,7 +1,7 @@
 """Process control, in one place: is a process alive, and stopping processes TERM-then-KILL.
 
-Used for the local Ray nodes (``localcluster``), the processes left in their network namespaces
-(``localnet``) and the MongoDB server ray101 starts (``mongo``).
+Used for the local Ray nodes (``local.cluster``), the processes left in their network namespaces
+(``local.network``) and the MongoDB server ray101 starts (``mongo.server``).
 """
 
 from __future__ import annotations

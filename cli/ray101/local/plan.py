@@ -2,7 +2,7 @@
 address and ports (``make_plan``), and where it is recorded (``<RAY101_HOME>/local/state.json``).
 
 As root on Linux every node gets a network namespace and an IP of its own on a bridge
-(``localnet`` builds them); elsewhere (not root, or ``--no-netns``) the nodes share loopback
+(``network`` builds them); elsewhere (not root, or ``--no-netns``) the nodes share loopback
 with distinct ports.
 """
 
