@@ -29,7 +29,7 @@ venv: $(VENV)/.installed ## Create .venv with ray101 (Ray 2.60.0 pinned) and the
 
 # True when the go on PATH can build FerretDB (Go >= 1.24); else scripts/fetch-go.sh brings one.
 GO_OK = command -v go >/dev/null 2>&1 && \
-	[ "$$(printf '%s\n' 1.24 "$$(go env GOVERSION 2>/dev/null | sed 's/^go//')" | sort -V | head -1)" = 1.24 ]
+	[ "$$(go env GOVERSION 2>/dev/null | sed 's/^go//' | awk -F. '{ print ($$1 > 1 || ($$1 == 1 && $$2 + 0 >= 24)) ? "ok" : "old" }')" = ok ]
 
 mongo-server: venv ## Build FerretDB v1.24.2 into .tools (skipped with mongod on PATH or RAY101_MONGO_URI)
 	@if [ -n "$$RAY101_MONGO_URI" ] || command -v mongod >/dev/null; then \

