@@ -160,7 +160,7 @@ namespace: $(KUBECTL) ## Create the namespace with Pod Security "restricted" enf
 	sed 's/^  name: ray101$$/  name: $(NAMESPACE)/' k8s/namespace.yaml | $(KUBECTL) apply -f -
 
 operator: namespace $(KUBECTL) ## Install the KubeRay operator ($(KUBERAY_VERSION)) watching the namespace
-	KUBECTL=$(KUBECTL) k8s/kuberay-operator/install.sh $(NAMESPACE) $(OPERATOR_IMAGE)
+	KUBECTL=$(KUBECTL) KUBERAY_VERSION=$(KUBERAY_VERSION) k8s/kuberay-operator/install.sh $(NAMESPACE) $(OPERATOR_IMAGE)
 
 deploy: venv $(HELM) $(KUBECTL) ## Cluster + operator + chart, wait for the RayClusters, seed MongoDB
 	@$(MAKE) --no-print-directory cluster

@@ -1,7 +1,9 @@
 """k8s/: the kind config, minikube settings, namespace and KubeRay operator values the Makefile uses
 with the chart (checked as files: nothing here starts a cluster)."""
 
+import os
 import re
+import shutil
 import subprocess
 
 import pytest
@@ -54,13 +56,20 @@ def test_should_pin_the_operator_version_in_the_makefile():
         assert re.search(rf"^\.PHONY:.*\b{re.escape(target)}\b", block.replace("\\\n", " "), re.M), target
 
 
+def make_dry_run(*args: str) -> str:
+    """`make -n` of the Kubernetes targets, with helm and kubectl pointed at files that exist (so
+    no rule is needed to install them)."""
+    true = shutil.which("true") or "/bin/true"
+    out = subprocess.run(["make", "-n", "--no-print-directory", *args, f"HELM={true}", f"KUBECTL={true}",
+                          "DOCKER=docker"], cwd=REPO, capture_output=True, text=True, check=True).stdout
+    return out.replace("\\\n", " ")
+
+
 @pytest.mark.parametrize("machine, tag", [("x86_64", "2.60.0-py311"), ("aarch64", "2.60.0-py311-aarch64"),
                                           ("arm64", "2.60.0-py311-aarch64")])
 def test_should_pick_the_ray_image_tag_for_the_machine_architecture(machine, tag):
     """rayproject/ray's unsuffixed tags are amd64-only: an arm64 machine's kind nodes need -aarch64."""
-    out = subprocess.run(["make", "-n", "--no-print-directory", "deploy", "image", f"MACHINE={machine}",
-                          "PROVIDER=kind", "HELM=helm", "KUBECTL=kubectl", "DOCKER=docker"],
-                         cwd=REPO, capture_output=True, text=True, check=True).stdout.replace("\\\n", " ")
+    out = make_dry_run("deploy", "image", f"MACHINE={machine}", "PROVIDER=kind")
     helm = next(line for line in out.splitlines() if "upgrade --install ray101" in line)
     if machine == "x86_64":
         assert "image.tag" not in helm  # the chart's default tag
@@ -90,3 +99,16 @@ def test_should_ask_for_the_kind_release_whose_node_image_is_pinned():
     for doc in (REPO / "README.md", REPO / "docs" / "kubernetes.md"):
         assert f"**kind {release}**" in doc.read_text(), doc
     assert re.search(rf"`make cluster` using kind {re.escape(release)}", config)
+
+
+def test_should_hand_kuberay_version_to_the_operator_install():
+    """KUBERAY_VERSION= used to change only the image tag: install.sh applied the pinned module's
+    manifests whatever the version. It is passed on now, and refused unless pinned."""
+    out = make_dry_run("operator", "PROVIDER=kind", "KUBERAY_VERSION=1.5.1")
+    line = next(line for line in out.splitlines() if "install.sh" in line)
+    assert "KUBERAY_VERSION=1.5.1 " in line and line.endswith("quay.io/kuberay/operator:v1.5.1")
+    fetch = subprocess.run([str(REPO / "scripts" / "fetch-kuberay.sh")], capture_output=True, text=True,
+                           env={**os.environ, "KUBERAY_VERSION": "1.5.1", "GOPROXY": "off"})
+    assert fetch.returncode == 2 and fetch.stdout == ""
+    [message] = fetch.stderr.splitlines()
+    assert "KUBERAY_VERSION=1.5.1 is not pinned" in message

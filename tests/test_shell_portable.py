@@ -22,11 +22,13 @@ import shutil
 import subprocess
 import sys
 import threading
+import urllib.request
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 FETCH_GOMODULE = REPO / "scripts" / "fetch-gomodule.sh"
@@ -308,6 +310,150 @@ def test_should_keep_a_password_in_the_proxy_url_off_output_and_command_lines(ma
 def test_should_refuse_usage_errors_with_exit_2(mac_path):
     done = fetch(mac_path, MODULE, VERSION)
     assert done.returncode == 2 and done.stderr.startswith("usage: ")
+
+
+# --- the operator path: fetch-kuberay.sh -> install.sh (issue 17) ---------------------------------
+
+
+@pytest.fixture(scope="session")
+def kuberay_zip(tmp_path_factory) -> bytes:
+    """The pinned ray-operator module zip, once per session from the user's module proxy (the
+    first entry of GOPROXY, else proxy.golang.org; the chart tests need it as well)."""
+    text = (REPO / "scripts" / "fetch-kuberay.sh").read_text()
+    version = text.split('\nVERSION="', 1)[1].split('"', 1)[0]
+    first = next((e for e in os.environ.get("GOPROXY", "").replace("|", ",").split(",")
+                  if e not in ("", "direct", "off")), "https://proxy.golang.org")
+    with urllib.request.urlopen(f"{first.rstrip('/')}/{KUBERAY_MODULE}/@v/{version}.zip", timeout=300) as r:
+        return r.read()
+
+
+@pytest.fixture
+def operator_env(mac_path, proxy, kuberay_zip, tmp_path) -> dict[str, str]:
+    kubectl = REPO / ".tools" / "bin" / "kubectl"
+    if not os.access(kubectl, os.X_OK):
+        pytest.fail("kubectl not found in .tools/bin: run `make tools`", pytrace=False)
+    bindir = Path(mac_path["PATH"])
+    (bindir / "kubectl").write_text(KUBECTL_STUB.format(bash=which("bash"), kubectl=kubectl))
+    (bindir / "kubectl").chmod(0o755)
+    proxy.add(KUBERAY_MODULE, "v1.6.0", kuberay_zip)
+    state = tmp_path / "api"
+    state.mkdir()
+    (state / "calls").touch()
+    return {**mac_path, "GOPROXY": proxy.url, "STUB_STATE": str(state)}
+
+
+def install(env: dict[str, str], ns: str = "lab", image: str = "registry.example/kuberay:v1.6.0"):
+    return subprocess.run([str(INSTALL_OPERATOR), ns, image], env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
+def put(env: dict[str, str], name: str, obj: dict | list[dict]) -> None:
+    docs = obj if isinstance(obj, list) else [obj]
+    (Path(env["STUB_STATE"]) / f"{name}.yaml").write_text(yaml.safe_dump_all(docs))
+
+
+def deployment(ns: str, labels: dict[str, str]) -> dict:
+    return {"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "kuberay-operator", "namespace": ns, "labels": labels},
+            "spec": {"selector": {"matchLabels": {"a": "b"}},
+                     "template": {"metadata": {"labels": {"a": "b"}},
+                                  "spec": {"containers": [{"name": "m", "image": "x"}]}}}}
+
+
+def binding(ns: str, labels: dict[str, str] | None = None) -> dict:
+    return {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+            "metadata": {"name": "kuberay-operator", "labels": labels or {}},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "kuberay-operator"},
+            "subjects": [{"kind": "ServiceAccount", "name": "kuberay-operator", "namespace": ns}]}
+
+
+def crd(*managers: str) -> dict:
+    return {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": "rayclusters.ray.io", "managedFields": [
+                {"manager": m, "operation": "Apply", "apiVersion": "apiextensions.k8s.io/v1"} for m in managers]}}
+
+
+def calls(env: dict[str, str]) -> list[str]:
+    return (Path(env["STUB_STATE"]) / "calls").read_text().splitlines()
+
+
+def test_should_fetch_render_and_apply_the_operator_with_only_bsd_tools(operator_env):
+    done = install(operator_env)
+    assert done.returncode == 0, done.stderr
+    log = Path(operator_env["SHIM_LOG"]).read_text()
+    assert "\nsed -e " in "\n" + log and "mktemp -d" in log  # the BSD-checked tools did the work
+    assert "downloading" in done.stderr  # fetched over HTTP into an empty cache, hashes checked
+    [apply] = [c for c in calls(operator_env) if c.startswith("kubectl apply")]
+    assert "--server-side" in apply and "--force-conflicts" not in apply
+    assert "kubectl -n lab rollout status deployment/kuberay-operator --timeout 5m" in calls(operator_env)
+    objs = list(yaml.safe_load_all((Path(operator_env["STUB_STATE"]) / "applied.yaml").read_text()))
+    kinds = {(o["kind"], o["metadata"]["name"]): o for o in objs}
+    assert sorted(n for k, n in kinds if k == "CustomResourceDefinition") == [
+        "rayclusters.ray.io", "raycronjobs.ray.io", "rayjobs.ray.io", "rayservices.ray.io"]
+    operator = kinds[("Deployment", "kuberay-operator")]
+    assert operator["metadata"]["namespace"] == "lab"
+    [container] = operator["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == "registry.example/kuberay:v1.6.0"
+    assert "--watch-namespace=lab" in container["args"]
+    assert kinds[("ClusterRoleBinding", "kuberay-operator")]["subjects"][0]["namespace"] == "lab"
+
+
+def test_should_install_over_its_own_earlier_install(operator_env):
+    put(operator_env, "deployments", deployment("lab", {"app.kubernetes.io/name": "kuberay"}))
+    put(operator_env, "clusterrolebinding-kuberay-operator", binding("lab"))
+    put(operator_env, "crd-rayclusters.ray.io", crd("kubectl", "kube-apiserver"))
+    done = install(operator_env)
+    assert done.returncode == 0, done.stderr
+    assert any(c.startswith("kubectl apply") for c in calls(operator_env))
+
+
+@pytest.mark.parametrize("objects, says", [
+    ({"deployments": deployment("kuberay", {"app.kubernetes.io/name": "kuberay-operator",
+                                            "app.kubernetes.io/managed-by": "Helm"})},
+     "a KubeRay operator installed by Helm runs as deployment kuberay/kuberay-operator"),
+    ({"deployments": deployment("ray-system", {"app.kubernetes.io/name": "kuberay"})},
+     "a KubeRay operator (app.kubernetes.io/name=kuberay) runs as deployment ray-system/kuberay-operator"),
+    ({"clusterrolebinding-kuberay-operator": binding("default")},
+     "ClusterRoleBinding kuberay-operator is bound to ServiceAccount/default/kuberay-operator"),
+    ({"clusterrolebinding-kuberay-operator": binding("lab", {"app.kubernetes.io/managed-by": "Helm"})},
+     "ClusterRoleBinding kuberay-operator belongs to a Helm release of KubeRay"),
+    ({"crd-rayclusters.ray.io": crd("helm", "kube-apiserver")},
+     "CRD rayclusters.ray.io is managed by 'helm' (another KubeRay install)"),
+])
+def test_should_refuse_to_take_over_another_kuberay_install_in_one_line(operator_env, objects, says):
+    """`--force-conflicts` used to hand another install's cluster-wide RBAC and CRDs to ours."""
+    for name, obj in objects.items():
+        put(operator_env, name, obj)
+    done = install(operator_env)
+    assert done.returncode == 1
+    [line] = done.stderr.splitlines()
+    assert line.startswith("kuberay-operator: error: " + says), line
+    assert "skip `make operator` and use that operator (it must watch namespace lab)" in line
+    assert not any(c.startswith("kubectl apply") for c in calls(operator_env))
+
+
+def test_should_say_in_one_line_when_the_cluster_cannot_be_read(operator_env):
+    (Path(operator_env["STUB_STATE"]) / "unreachable").touch()
+    done = install(operator_env)
+    assert done.returncode == 1
+    [line] = done.stderr.splitlines()
+    assert line.startswith("kuberay-operator: error: cannot read the cluster (kubectl get deployments")
+    assert "connection to the server 127.0.0.1:6443 was refused" in line
+
+
+def test_should_refuse_a_kuberay_version_without_pinned_hashes(operator_env):
+    done = install({**operator_env, "KUBERAY_VERSION": "1.5.1"})
+    assert done.returncode == 2
+    [line] = done.stderr.splitlines()
+    assert line.startswith("fetch-kuberay: error: KUBERAY_VERSION=1.5.1 is not pinned (only 1.6.0 is)")
+    assert not any(c.startswith("kubectl apply") for c in calls(operator_env))
+
+
+@pytest.mark.parametrize("args", [[], ["lab"], ["lab", "registry.example/kuberay"], ["", "x:1"]])
+def test_should_refuse_bad_arguments_before_touching_the_cluster(operator_env, args):
+    done = subprocess.run([str(INSTALL_OPERATOR), *args], env=operator_env, capture_output=True, text=True)
+    assert done.returncode in (1, 2) and len(done.stderr.splitlines()) == 1, done.stderr
+    assert calls(operator_env) == []
 
 
 # --- the Makefile's Go version check (was GNU `sort -V`) ------------------------------------------
