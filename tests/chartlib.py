@@ -91,12 +91,32 @@ def template_args(values: str | None = None, sets: tuple[str, ...] = ()) -> list
     return args
 
 
+class UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.safe_load keeps the last of two equal keys in a mapping without a word; the API
+    server's strict field validation rejects the object. Renders are parsed with this loader."""
+
+
+def _unique_mapping(loader: UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    seen = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key {key!r}", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
 @functools.cache
 def _render_cached(values: str | None, sets: tuple[str, ...]) -> tuple[dict, ...]:
     proc = run_helm(*template_args(values, sets))
     if proc.returncode != 0:
         raise AssertionError(f"helm template failed (values={values}, set={sets}):\n{proc.stderr}")
-    return tuple(doc for doc in yaml.safe_load_all(proc.stdout) if doc)
+    return tuple(doc for doc in yaml.load_all(proc.stdout, Loader=UniqueKeyLoader) if doc)
 
 
 def render(values: str | None = None, *sets: str) -> Manifests:

@@ -13,6 +13,7 @@ from chartlib import (
     pod_templates,
     ray_version,
     render,
+    render_fails,
 )
 
 CLI_LABELS = ("app.kubernetes.io/part-of", "ray101.io/cluster")
@@ -210,3 +211,127 @@ def test_should_annotate_jobs_not_in_image_when_defaults():
 def test_should_annotate_jobs_in_image_when_image_jobsBaked_is_set():
     for rc in render(None, "image.jobsBaked=true").rayclusters().values():
         assert rc["metadata"]["annotations"]["ray101.io/jobs-in-image"] == "true"
+
+
+# --- helm upgrade replaces the Ray pods (issue 17) ------------------------------------------------
+
+
+def test_should_recreate_ray_pods_on_spec_change_when_defaults():
+    """KubeRay 1.6 replaces running pods after a spec change (a new image on `helm upgrade`, as in
+    the baked-image flow) only with upgradeStrategy Recreate; without it the old image keeps
+    running while the CLI stops uploading the jobs."""
+    for rc in render().rayclusters().values():
+        assert rc["spec"]["upgradeStrategy"] == {"type": "Recreate"}
+        assert crd_errors(rc) == []
+    assert chart_values()["clusterDefaults"]["upgradeStrategy"] == "Recreate"
+
+
+def test_should_change_the_spec_kuberay_hashes_when_the_image_changes():
+    """KubeRay recreates on a change of the spec minus replicas (its GenerateHashWithoutReplicas…):
+    the baked image must change the spec, not only the jobs-in-image annotation."""
+    def hashed(rc: dict) -> dict:
+        spec = dict(rc["spec"])
+        spec.pop("upgradeStrategy")
+        spec["workerGroupSpecs"] = [
+            {k: v for k, v in g.items() if k not in ("replicas", "minReplicas", "maxReplicas")}
+            for g in spec.get("workerGroupSpecs", [])
+        ]
+        return spec
+    before = render().rayclusters()
+    after = render(None, "image.repository=ray101-ray", "image.jobsBaked=true").rayclusters()
+    for key in before:
+        assert hashed(before[key]) != hashed(after[key]), key
+    scaled = render(None, "clusters.multi.workerReplicas=3").rayclusters()
+    assert hashed(scaled["multi"]) == hashed(before["multi"])  # scaling is not an upgrade
+
+
+def test_should_keep_running_pods_for_one_cluster_when_its_upgradeStrategy_is_None():
+    clusters = render(None, "clusters.single.upgradeStrategy=None").rayclusters()
+    assert clusters["single"]["spec"]["upgradeStrategy"] == {"type": "None"}
+    assert clusters["multi"]["spec"]["upgradeStrategy"] == {"type": "Recreate"}
+    assert crd_errors(clusters["single"]) == []
+
+
+@pytest.mark.parametrize("bad", ["clusterDefaults.upgradeStrategy=RollingUpdate",
+                                 "clusters.multi.upgradeStrategy=recreate",
+                                 "clusterDefaults.upgradeStrategy=null"])
+def test_should_reject_an_unknown_upgradeStrategy_when_set(bad):
+    error = render_fails(None, bad)
+    assert "upgradeStrategy" in error, error
+
+
+# --- rayStartParams: each key once (issue 17) -----------------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["clusterDefaults.head", "clusters.multi.head",
+                                   "clusterDefaults.worker", "clusters.multi.worker"])
+def test_should_refuse_num_cpus_in_rayStartParams_naming_numCpus_when_set(where):
+    """A num-cpus entry used to render a second `num-cpus:` key beside the chart's own (YAML keeps
+    one of them silently, the API server's strict validation refuses the object)."""
+    error = render_fails(None, f"{where}.rayStartParams.num-cpus=4")
+    lines = [line for line in error.splitlines() if line.strip() and "--debug" not in line]
+    assert len(lines) == 1, error
+    assert "rayStartParams.num-cpus" in lines[0]
+    assert f"{where.split('.')[-1]}.numCpus" in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("param, value", [("port", "6380"), ("dashboard-port", "8266"),
+                                          ("ray-client-server-port", "10002"),
+                                          ("metrics-export-port", "8081")])
+def test_should_refuse_head_port_params_naming_headPorts_when_set(param, value):
+    error = render_fails(None, f"clusterDefaults.head.rayStartParams.{param}={value}")
+    assert f"rayStartParams.{param} of the head" in error and "clusterDefaults.headPorts." in error, error
+
+
+def test_should_render_each_ray_start_param_once_with_extra_params_when_set():
+    m = render(None, "clusterDefaults.head.rayStartParams.object-store-memory=100000000",
+               "clusters.multi.worker.rayStartParams.object-store-memory=200000000",
+               "clusterDefaults.head.rayStartParams.dashboard-host=127.0.0.1")
+    multi = m.rayclusters()["multi"]
+    head = multi["spec"]["headGroupSpec"]["rayStartParams"]
+    assert head["num-cpus"] == "2" and head["object-store-memory"] == "100000000"
+    assert head["dashboard-host"] == "127.0.0.1"  # the one chart default a user may override
+    [workers] = multi["spec"]["workerGroupSpecs"]
+    assert workers["rayStartParams"] == {"num-cpus": "2", "object-store-memory": "200000000"}
+    assert crd_errors(multi) == []
+
+
+# --- head ports: container, Service (by KubeRay) and Ray agree (issue 17) -------------------------
+
+
+def head_ports(rc: dict) -> dict[str, int]:
+    [container] = rc["spec"]["headGroupSpec"]["template"]["spec"]["containers"]
+    return {p["name"]: p["containerPort"] for p in container["ports"]}
+
+
+def test_should_start_ray_on_the_head_ports_when_defaults():
+    for rc in render().rayclusters().values():
+        params = rc["spec"]["headGroupSpec"]["rayStartParams"]
+        ports = head_ports(rc)
+        assert params["port"] == str(ports["gcs-server"]) == "6379"
+        assert params["dashboard-port"] == str(ports["dashboard"]) == "8265"
+        assert params["ray-client-server-port"] == str(ports["client"])
+        assert params["metrics-export-port"] == str(ports["metrics"])
+
+
+def test_should_move_dashboard_and_serve_everywhere_when_headPorts_are_set():
+    """The CLI finds the ports by name (`dashboard`, `serve`) on the head container / Service."""
+    m = render(None, "clusterDefaults.headPorts.dashboard=18265", "clusterDefaults.headPorts.serve=18000",
+               "clusterDefaults.headPorts.gcs-server=16379")
+    for rc in m.rayclusters().values():
+        ports = head_ports(rc)
+        assert (ports["dashboard"], ports["serve"], ports["gcs-server"]) == (18265, 18000, 16379)
+        params = rc["spec"]["headGroupSpec"]["rayStartParams"]
+        assert (params["dashboard-port"], params["port"]) == ("18265", "16379")
+        for c in ray_containers(rc):
+            env = {e["name"]: e.get("value") for e in c["env"]}
+            assert env["RAY101_SERVE_PORT"] == "18000", c["name"]
+        assert crd_errors(rc) == []
+
+
+def test_should_leave_optional_port_params_to_kuberay_when_their_headPorts_are_removed():
+    rc = render(None, "clusterDefaults.headPorts.client=null",
+                "clusterDefaults.headPorts.metrics=null").rayclusters()["single"]
+    assert set(head_ports(rc)) == {"gcs-server", "dashboard", "serve"}
+    params = rc["spec"]["headGroupSpec"]["rayStartParams"]
+    assert "ray-client-server-port" not in params and "metrics-export-port" not in params

@@ -65,3 +65,46 @@ resources:
 securityContext:
   {{- toYaml $defaults.securityContext | nindent 2 }}
 {{- end }}
+
+{{/*
+`ray start` parameters the chart derives from values, for a head: param -> {value, from}. The
+ports follow clusterDefaults.headPorts, so the container ports (which KubeRay copies to the head
+Service), Ray's listeners and KubeRay's probes agree. Usage:
+include "ray101.ray.headStartParams" (dict "ctx" $ "key" $key "head" $head) | fromYaml
+*/}}
+{{- define "ray101.ray.headStartParams" -}}
+{{- $ports := .ctx.Values.clusterDefaults.headPorts -}}
+num-cpus: {value: {{ .head.numCpus | quote }}, from: {{ printf "clusterDefaults.head.numCpus or clusters.%s.head.numCpus" .key | quote }}}
+{{- $byPort := dict "gcs-server" "port" "dashboard" "dashboard-port" "client" "ray-client-server-port" "metrics" "metrics-export-port" }}
+{{- range $name, $param := $byPort }}
+{{- if hasKey $ports $name }}
+{{ $param }}: {value: {{ index $ports $name | quote }}, from: {{ printf "clusterDefaults.headPorts.%s" $name | quote }}}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+One rayStartParams map: the chart's own parameters plus the user's extra ones, each key once.
+A user entry for a parameter the chart derives fails the render, naming the value to set.
+dashboard-host 0.0.0.0 (on heads) may be overridden. Values are strings, as KubeRay wants.
+Usage: include "ray101.ray.startParams"
+  (dict "where" "the head of cluster x" "head" true "params" $extra "chart" $derived)
+*/}}
+{{- define "ray101.ray.startParams" -}}
+{{- $out := dict }}
+{{- range $param, $spec := .chart }}
+{{- $_ := set $out $param (toString $spec.value) }}
+{{- end }}
+{{- if .head }}
+{{- $_ := set $out "dashboard-host" "0.0.0.0" }}
+{{- end }}
+{{- range $param, $value := .params }}
+{{- if hasKey $.chart $param }}
+{{- fail (printf "rayStartParams.%s of %s: the chart sets %s from %s; set that instead" $param $.where $param (index $.chart $param).from) }}
+{{- end }}
+{{- $_ := set $out $param (toString $value) }}
+{{- end }}
+{{- range $param, $value := $out }}
+{{ $param }}: {{ $value | quote }}
+{{- end }}
+{{- end }}
