@@ -119,7 +119,8 @@ OPERATOR_IMAGE ?= localhost/ray101/kuberay-operator:v$(KUBERAY_VERSION)
 PROVIDER_VALUES ?= -f k8s/host/values.yaml
 else
 OPERATOR_IMAGE ?= quay.io/kuberay/operator:v$(KUBERAY_VERSION)
-PROVIDER_VALUES ?= $(if $(RAY_TAG_SUFFIX),--set image.tag=2.60.0-py311$(RAY_TAG_SUFFIX))
+PROVIDER_VALUES ?= $(if $(filter minikube,$(PROVIDER)),$(MINIKUBE_VALUES)) \
+	$(if $(RAY_TAG_SUFFIX),--set image.tag=2.60.0-py311$(RAY_TAG_SUFFIX))
 endif
 
 .PHONY: tools kuberay-crds cluster namespace operator deploy dashboard compare-k8s undeploy \

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 import yaml
 
-from chartlib import K8S_VERSION, KUBERAY_VERSION, REPO, validate_builtin
+from chartlib import K8S_VERSION, KUBERAY_VERSION, REPO, render, validate_builtin
 
 K8S = REPO / "k8s"
 
@@ -99,6 +99,25 @@ def test_should_ask_for_the_kind_release_whose_node_image_is_pinned():
     for doc in (REPO / "README.md", REPO / "docs" / "kubernetes.md"):
         assert f"**kind {release}**" in doc.read_text(), doc
     assert re.search(rf"`make cluster` using kind {re.escape(release)}", config)
+
+
+def test_should_keep_mongodb_on_minikubes_primary_node_when_provider_is_minikube():
+    """minikube's hostPath provisioner makes volumes on the primary node only (minikube#12165):
+    MongoDB elsewhere on a multi-node cluster crash-loops. make deploy PROVIDER=minikube adds the
+    values that pin it there; the Ray pods still spread over every node."""
+    helm = next(line for line in make_dry_run("deploy", "PROVIDER=minikube").splitlines()
+                if "upgrade --install" in line)
+    assert "-f k8s/minikube-values.yaml" in helm
+    m = render(str(K8S / "minikube-values.yaml"))
+    [mongo] = m.of_kind("StatefulSet")
+    assert mongo["spec"]["template"]["spec"]["nodeSelector"] == {"minikube.k8s.io/primary": "true"}
+    validate_builtin(mongo)
+    for rc in m.of_kind("RayCluster"):
+        assert "nodeSelector" not in rc["spec"]["headGroupSpec"]["template"]["spec"]
+    for provider in ("kind", "host"):
+        helm = next(line for line in make_dry_run("deploy", f"PROVIDER={provider}").splitlines()
+                    if "upgrade --install" in line)
+        assert "minikube-values" not in helm, provider
 
 
 def test_should_hand_kuberay_version_to_the_operator_install():
