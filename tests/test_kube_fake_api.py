@@ -162,7 +162,8 @@ def test_unknown_k8s_name_against_fake_api_server_lists_known_ones(fake):
     with pytest.raises(Ray101Error) as err:
         targets.resolve("k8s-nope")
     assert err.value.message == (
-        "unknown cluster 'k8s-nope' (KubeRay clusters in namespace ray101: k8s-multi, k8s-single)"
+        "unknown cluster 'k8s-nope' (KubeRay clusters in namespace ray101 of context fake-kind: "
+        "k8s-multi, k8s-single)"
     )
 
 
@@ -200,7 +201,8 @@ def test_no_crd_error_against_fake_api_server(fake):
     result, output = invoke("submit", "task-dependencies", "--cluster", "k8s-multi")
     assert result.exit_code == 1
     assert output.strip() == (
-        "Error: KubeRay is not installed (no ray.io/v1 RayCluster CRD): run `make operator`"
+        "Error: KubeRay is not installed in context fake-kind (no ray.io/v1 RayCluster CRD): run "
+        "`make operator`"
     )
 
 
@@ -210,7 +212,7 @@ def test_no_operator_error_when_raycluster_has_no_status_on_fake_api_server(fake
     with pytest.raises(Ray101Error) as err:
         readiness.wait_ready(client(), discovery.find("k8s-orphan"))
     message = err.value.message
-    assert message.startswith("RayCluster ray101/ray101-orphan has no status after ")
+    assert message.startswith("RayCluster ray101/ray101-orphan in context fake-kind has no status after ")
     assert "the KubeRay operator is not running or does not watch namespace ray101" in message
     assert "`make operator`" in message
 
@@ -224,7 +226,8 @@ def test_not_ready_error_after_timeout_against_fake_api_server(fake, monkeypatch
     result, output = invoke("jobs", "list", "--cluster", "k8s-slow")
     assert result.exit_code == 1
     line = [ln for ln in output.splitlines() if ln.startswith("Error:")][0]
-    assert line.startswith("Error: cluster k8s-slow (RayCluster ray101/ray101-slow) is not ready after ")
+    assert line.startswith("Error: cluster k8s-slow (RayCluster ray101/ray101-slow in context "
+                           "fake-kind) is not ready after ")
     assert "state not set, HeadPodReady=False (HeadPodNotFound)" in line
     assert "RayClusterProvisioned=False (RayClusterPodsProvisioning)" in line
     assert "0/1 workers ready" in line
@@ -251,7 +254,7 @@ def test_pending_pod_error_names_the_resource_against_fake_api_server(fake, monk
         f"Error: pod {worker} is Pending: not enough {resource} on any node "
         f"(0/3 nodes are available: 3 Insufficient {resource}); lower clusters.multi.workerReplicas "
         f"or clusterDefaults.worker.resources.requests.{resource} in the chart values, or give the "
-        f"nodes more {resource}"
+        f"nodes more {resource} (context fake-kind)"
     )
 
 
@@ -271,7 +274,8 @@ def test_suspended_cluster_is_an_error_against_fake_api_server(fake):
     rc = fk.raycluster("paused", 1, status={"state": "suspended"})
     rc["spec"]["suspend"] = True
     fake.add(rc)
-    with pytest.raises(Ray101Error, match=r"cluster k8s-paused \(RayCluster ray101/ray101-paused\) is suspended"):
+    with pytest.raises(Ray101Error, match=r"cluster k8s-paused \(RayCluster ray101/ray101-paused "
+                                          r"in context fake-kind\) is suspended"):
         readiness.wait_ready(client(), discovery.find("k8s-paused"))
 
 
@@ -311,7 +315,8 @@ def test_token_errors_never_show_the_token(fake):
     fake.secrets[("ray101", "ray101-ray-auth")]["data"] = {"other": "eA=="}
     with pytest.raises(Ray101Error) as err:
         token.read_token(client(), "ray101-ray-auth", "k8s-multi")
-    assert err.value.message == "Secret ray101/ray101-ray-auth has no key auth_token (KubeRay reads the token from it)"
+    assert err.value.message == ("Secret ray101/ray101-ray-auth in context fake-kind has no key "
+                                 "auth_token (KubeRay reads the token from it)")
     with pytest.raises(Ray101Error, match="no Secret ray101/gone"):
         token.read_token(client(), "gone", "k8s-multi")
 
@@ -378,7 +383,7 @@ def test_connect_to_fake_api_server_cluster_ships_jobs_package_unless_in_image(f
 
     target = targets.resolve("k8s-multi")
     with targets.connect(target) as conn:
-        assert conn.via == "port-forward to pod ray101/ray101-multi-head-x7k2p"
+        assert conn.via == "port-forward to pod ray101/ray101-multi-head-x7k2p in context fake-kind"
         assert conn.serve_url.endswith("/echo")
         env = conn.runtime_env
     modules = {Path(m).name: Path(m) for m in env["py_modules"]}
@@ -423,7 +428,8 @@ def test_refused_forward_on_fake_api_server_cluster_is_named_in_the_jobs_api_err
     assert result.exit_code == 1
     line = output.strip().splitlines()[-1]
     assert line.startswith("Error: cannot reach the Jobs API at http://127.0.0.1:")
-    assert ("the port-forward to pod ray101/ray101-multi-head-x7k2p failed: error forwarding port "
+    assert ("the port-forward to pod ray101/ray101-multi-head-x7k2p in context fake-kind failed: "
+            "error forwarding port "
             "8265 to pod ray101-multi-head-x7k2p: dial tcp4 127.0.0.1:8265: connect: connection "
             "refused") in line
     assert TOKEN not in output
@@ -439,7 +445,8 @@ def test_dropped_forward_on_fake_api_server_cluster_is_named_in_the_jobs_api_err
     assert result.exit_code == 1
     line = output.strip().splitlines()[-1]
     assert line.startswith("Error: cannot reach the Jobs API at http://127.0.0.1:")
-    assert ("the port-forward to pod ray101/ray101-multi-head-x7k2p failed: cannot open a stream to "
+    assert ("the port-forward to pod ray101/ray101-multi-head-x7k2p in context fake-kind failed: "
+            "cannot open a stream to "
             "port 8265: Handshake status 404 Not Found") in line
     assert TOKEN not in output
 
@@ -463,16 +470,19 @@ def test_kill_worker_on_fake_api_server_refuses_the_head(fake):
     with pytest.raises(Ray101Error) as err:
         kube_chaos.kill_worker(discovery.find("k8s-multi"), "ray101-multi-head-x7k2p")
     assert err.value.message == (
-        "pod ray101-multi-head-x7k2p is the head of RayCluster ray101/ray101-multi: "
+        "pod ray101-multi-head-x7k2p is the head of RayCluster ray101/ray101-multi in context "
+        "fake-kind: "
         "only worker pods can be killed"
     )
     assert not [r for r in fake.requests if r[0] == "DELETE"]
 
 
 def test_kill_worker_on_fake_api_server_refuses_pods_of_other_clusters(fake):
-    with pytest.raises(Ray101Error, match="pod ray101-single-head-9dlnm is not part of RayCluster ray101/ray101-multi"):
+    with pytest.raises(Ray101Error, match="pod ray101-single-head-9dlnm is not part of RayCluster "
+                                         "ray101/ray101-multi in context fake-kind"):
         kube_chaos.kill_worker(discovery.find("k8s-multi"), "ray101-single-head-9dlnm")
-    with pytest.raises(Ray101Error, match="RayCluster ray101/ray101-single has no worker pod to kill"):
+    with pytest.raises(Ray101Error, match="RayCluster ray101/ray101-single in context fake-kind has "
+                                         "no worker pod to kill"):
         kube_chaos.kill_worker(discovery.find("k8s-single"))
     assert not [r for r in fake.requests if r[0] == "DELETE"]
 
@@ -491,3 +501,71 @@ def test_fake_api_server_rayclusters_and_secret_are_the_charts_rendering():
     fake_secret = fk.secret("ray101-ray-auth", "t" * 64)
     assert fake_secret["metadata"]["labels"] == chart_secret["metadata"]["labels"]
     assert base64.b64decode(fake_secret["data"]["auth_token"]) == b"t" * 64
+
+
+# -- the kube context and the head's ports (issue 17) ------------------------------------------
+def _two_contexts(fake, tmp_path) -> Path:
+    """A kubeconfig whose current context (kind-ray101) points at a dead API server, and whose
+    second context (host-ray101) at the fake one."""
+    path = fake.write_kubeconfig(tmp_path / "kc-two", context="host-ray101")
+    data = __import__("yaml").safe_load(path.read_text())
+    data["clusters"].append({"name": "dead", "cluster": {"server": "http://127.0.0.1:9"}})
+    data["contexts"].append({"name": "kind-ray101", "context": {"cluster": "dead", "user": "fake-user"}})
+    data["current-context"] = "kind-ray101"
+    path.write_text(__import__("yaml").safe_dump(data))
+    return path
+
+
+def test_context_option_and_env_pick_the_kube_context(fake, tmp_path, monkeypatch):
+    monkeypatch.setenv("KUBECONFIG", str(_two_contexts(fake, tmp_path)))
+    monkeypatch.delenv("RAY101_KUBE_CONTEXT", raising=False)
+    result, output = invoke("jobs", "list", "--cluster", "k8s-multi")
+    assert result.exit_code == 1
+    assert "(context kind-ray101)" in output.strip().splitlines()[-1]  # the current one, dead
+    result, output = invoke("clusters", "--json", "--context", "host-ray101")
+    assert result.exit_code == 0, output
+    assert {r["name"] for r in json.loads(result.stdout)} >= {"k8s-multi", "k8s-single"}
+    monkeypatch.setenv("RAY101_KUBE_CONTEXT", "host-ray101")
+    assert [t.name for t in discovery.discover()] == ["k8s-multi", "k8s-single"]
+    assert client().context == "host-ray101"
+
+
+def test_an_unknown_context_is_one_line_naming_the_known_ones(fake, tmp_path, monkeypatch):
+    path = _two_contexts(fake, tmp_path)
+    monkeypatch.setenv("KUBECONFIG", str(path))
+    result, output = invoke("run", "task-dependencies", "--cluster", "k8s-multi", "--context", "nope")
+    assert result.exit_code == 1
+    assert output.strip() == (
+        f"Error: no kube context nope in {path} (its contexts: host-ray101, kind-ray101); pick one "
+        "with --context or RAY101_KUBE_CONTEXT")
+
+
+def test_every_kubernetes_error_names_its_context(fake, tmp_path, monkeypatch):
+    monkeypatch.setenv("KUBECONFIG", str(_two_contexts(fake, tmp_path)))
+    fake.crd_installed = False
+    result, output = invoke("submit", "task-dependencies", "--cluster", "k8s-multi",
+                            "--context", "host-ray101")
+    assert output.strip() == ("Error: KubeRay is not installed in context host-ray101 (no ray.io/v1 "
+                              "RayCluster CRD): run `make operator`")
+    result, output = invoke("chaos", "kill-node", "--cluster", "k8s-multi")  # the current: dead
+    assert output.strip().startswith("Error: cannot reach the Kubernetes API server at "
+                                     "http://127.0.0.1:9 (context kind-ray101)")
+
+
+def test_the_cli_forwards_the_head_ports_the_chart_set(fake, ray_head):
+    custom = fk.raycluster("ports", 0)
+    for port in custom["spec"]["headGroupSpec"]["template"]["spec"]["containers"][0]["ports"]:
+        port["containerPort"] = {"dashboard": 18265, "serve": 18000}.get(port["name"],
+                                                                          port["containerPort"])
+    fake.add(custom)
+    fake.add(fk.pod("ray101-ports-head-p0rt5", "ray101-ports", "head"))
+    fake.forward_to[("ray101", "ray101-ports-head-p0rt5")] = {18265: ray_head.port,
+                                                             18000: ray_head.port}
+    target = discovery.find("k8s-ports")
+    assert (target.kube.dashboard_port, target.kube.serve_port) == (18265, 18000)
+    result, output = invoke("serve", "call", "--cluster", "k8s-ports", "--data", "hi", "--json")
+    assert result.exit_code == 0, output
+    streams = [p for p in forwarded(fake) if "ray101-ports-head" in p]
+    assert streams and all("ports=18265" in p or "ports=18000" in p for p in streams), streams
+    defaults = discovery.find("k8s-multi")
+    assert (defaults.kube.dashboard_port, defaults.kube.serve_port) == (8265, 8000)

@@ -27,6 +27,8 @@ class KubeInfo:
     available_workers: int | None = None
     auth_secret: str | None = None  # the Secret's name, when the cluster uses token auth
     jobs_in_image: bool = False  # the image has ray101_jobs: no runtime_env needed
+    dashboard_port: int = 8265  # the head's ports as the chart set them (headPorts)
+    serve_port: int = 8000
 
 
 @dataclass

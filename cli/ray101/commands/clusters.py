@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ray101.commands.options import json_option
+from ray101.commands.options import context_option, json_option
 from ray101.commands.output import console, print_json
 
 if TYPE_CHECKING:
@@ -27,6 +27,7 @@ def probe(target: Target) -> bool:
 
 
 @click.command("clusters")
+@context_option
 @json_option
 @click.option("--no-k8s", is_flag=True, help="Skip looking for KubeRay clusters.")
 def clusters_cmd(as_json: bool, no_k8s: bool) -> None:

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import click
 
-from ray101.commands.options import NameList, Seconds, WritableFolder, json_option
+from ray101.commands.options import NameList, Seconds, WritableFolder, context_option, json_option
 from ray101.commands.output import ReadyDisplay, console, print_json, print_table, retry_notice
 
 
 @click.command("compare")
 @click.option("--clusters", type=NameList(), default="local-single,local-multi", show_default=True,
               help="Comma-separated cluster names (or Jobs API URLs).")
+@context_option
 @click.option("--workloads", "workload_list", type=NameList(), default="all", show_default=True,
               help="`all` or comma-separated workload names.")
 @click.option("--repeat", "-n", type=click.IntRange(min=1), default=3, show_default=True,

@@ -7,7 +7,7 @@ from typing import TypeVar
 
 import click
 
-from ray101.commands.options import json_option
+from ray101.commands.options import context_option, json_option
 from ray101.commands.output import JobWait, Steps, connect, print_json
 from ray101.errors import Ray101Error
 from ray101.mongo import ferretdb
@@ -165,6 +165,7 @@ def _seed_cluster(cluster: str, movies: int, comments: int, drop: bool) -> dict:
 @mongo_group.command(name="seed")
 @click.option("--uri", help="MongoDB to seed (default: RAY101_MONGO_URI or the local server)")
 @click.option("--cluster", metavar="NAME", help="seed from a Ray job on this cluster (Kubernetes)")
+@context_option
 @_size("movies")
 @_size("comments")
 @click.option("--drop", is_flag=True, help="drop both collections first")

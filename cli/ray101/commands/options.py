@@ -10,15 +10,19 @@ from __future__ import annotations
 import math
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+
+from ray101.kube.client import CONTEXT_ENV as KUBE_CONTEXT_ENV
 
 if TYPE_CHECKING:
     from ray101_jobs.common import Workload
 
 CLUSTER_ENV = "RAY101_CLUSTER"
+FC = TypeVar("FC", bound=Callable[..., Any])
 
 
 class Positive(click.ParamType):
@@ -140,10 +144,26 @@ def _cluster_given(ctx: click.Context, param: click.Parameter, value: str | None
     return value
 
 
-cluster_option = click.option(
+def _select_context(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+    from ray101.kube.client import select_context
+
+    select_context(value)  # also None: a previous command's choice never carries over
+
+
+context_option = click.option(
+    "--context", envvar=KUBE_CONTEXT_ENV, metavar="NAME", expose_value=False,
+    callback=_select_context, is_eager=True,
+    help=f"Kube context of the KubeRay clusters (default: the current one) [env: {KUBE_CONTEXT_ENV}].",
+)
+_cluster = click.option(
     "--cluster", "-c", "cluster", envvar=CLUSTER_ENV, metavar="NAME", callback=_cluster_given,
     help=f"Cluster name (see `ray101 clusters`) or a Jobs API URL [env: {CLUSTER_ENV}].",
 )
+
+
+def cluster_option(f: FC) -> FC:
+    """``--cluster``, and ``--context`` for when the cluster is a KubeRay one."""
+    return _cluster(context_option(f))
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 param_option = click.option(
     "--param", "-p", "params", multiple=True, metavar="KEY=VALUE",

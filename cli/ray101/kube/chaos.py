@@ -17,7 +17,7 @@ def kill_worker(target: Target, pod: str | None = None) -> str:
         raise Ray101Error(f"killing a worker pod needs a KubeRay cluster (k8s-*), not {target.name}")
     kube = client()
     name = raycluster_name(target)
-    where = f"RayCluster {kube.namespace}/{name}"
+    where = f"RayCluster {kube.namespace}/{name} in context {kube.context}"
     pods = kube.list_pods(name)
     by_name = {p["metadata"]["name"]: p for p in pods}
     if pod is not None:
@@ -38,5 +38,5 @@ def kill_worker(target: Target, pod: str | None = None) -> str:
     kube.call(lambda: kube.core.delete_namespaced_pod(pod, kube.namespace,
                                                       _request_timeout=API_TIMEOUT),
               f"delete pod {kube.namespace}/{pod}",
-              missing=f"pod {kube.namespace}/{pod} is already gone")
+              missing=f"pod {kube.namespace}/{pod} (context {kube.context}) is already gone")
     return pod

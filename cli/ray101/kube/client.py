@@ -1,8 +1,9 @@
-"""The Kubernetes API client for the current kube context, and its one error mapping.
+"""The Kubernetes API client for the chosen kube context, and its one error mapping.
 
-Namespace: ``RAY101_NAMESPACE``, else the kube context's namespace, else ``ray101`` (the
-Makefile's). Every call goes through :meth:`Kube.call`, which turns API and network failures
-into one-line errors.
+Context: ``--context`` (:func:`select_context`), else ``RAY101_KUBE_CONTEXT``, else the
+kubeconfig's current context. Namespace: ``RAY101_NAMESPACE``, else the context's namespace,
+else ``ray101`` (the Makefile's). Every call goes through :meth:`Kube.call`, which turns API and
+network failures into one-line errors; every error names the context it was about.
 """
 
 from __future__ import annotations
@@ -24,6 +25,20 @@ PART_OF_SELECTOR = "app.kubernetes.io/part-of=ray101"
 DEFAULT_NAMESPACE = "ray101"
 API_TIMEOUT = (5, 15)  # connect, read (seconds) for every Kubernetes API call
 NO_CONTEXT_HINT = "run `make deploy` or set KUBECONFIG"
+CONTEXT_ENV = "RAY101_KUBE_CONTEXT"
+
+_selected: str | None = None  # --context of the running command
+
+
+def select_context(name: str | None) -> None:
+    """Use the kube context ``name`` (None: ``RAY101_KUBE_CONTEXT``, else the current one)."""
+    global _selected
+    _selected = name or None
+
+
+def chosen_context() -> str | None:
+    """The context asked for by ``--context`` or ``RAY101_KUBE_CONTEXT``; None: the current."""
+    return _selected or os.environ.get(CONTEXT_ENV) or None
 
 
 @dataclasses.dataclass
@@ -70,7 +85,7 @@ class Kube:
             if exc.status == 404 and missing is not None:
                 raise Ray101Error(missing if isinstance(missing, str) else missing()) from None
             raise Ray101Error(
-                f"cannot {what} (HTTP {exc.status}): {api_message(exc)}"
+                f"cannot {what} in context {self.context} (HTTP {exc.status}): {api_message(exc)}"
             ) from None
         except (HTTPError, OSError) as exc:
             raise Ray101Error(
@@ -86,14 +101,16 @@ class Kube:
                 _request_timeout=API_TIMEOUT,
             ),
             f"list RayClusters in namespace {self.namespace}",
-            missing="KubeRay is not installed (no ray.io/v1 RayCluster CRD): run `make operator`",
+            missing=(f"KubeRay is not installed in context {self.context} (no ray.io/v1 RayCluster "
+                     "CRD): run `make operator`"),
         )
         return list(data.get("items") or [])
 
     def get_raycluster(self, name: str) -> dict:
         def gone() -> str:
             self.list_rayclusters()  # says so when the CRD itself is gone
-            return f"RayCluster {self.namespace}/{name} no longer exists (`make deploy` creates it)"
+            return (f"RayCluster {self.namespace}/{name} no longer exists in context {self.context} "
+                    "(`make deploy` creates it)")
 
         return self.call(
             lambda: self.custom.get_namespaced_custom_object(
@@ -129,18 +146,40 @@ def kubeconfig_path() -> str:
     return os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
 
 
+def _contexts(path: str) -> list[dict]:
+    """The kubeconfig's contexts (without asking for a current one)."""
+    import yaml
+
+    with open(path) as fh:
+        try:
+            data = yaml.safe_load(fh) or {}
+        except yaml.YAMLError as exc:
+            raise ValueError(f"not YAML: {str(exc).splitlines()[0]}") from None
+    return [c for c in data.get("contexts") or [] if isinstance(c, dict) and c.get("name")]
+
+
 def client() -> Kube:
-    """Connect to the current kube context; a clear error when there is none."""
+    """Connect to the chosen kube context; a clear error when there is none."""
     from kubernetes import client as k8s_client
     from kubernetes import config
     from kubernetes.config.config_exception import ConfigException
 
     path = kubeconfig_path()
+    wanted = chosen_context()
     try:
-        _contexts, current = config.list_kube_config_contexts(config_file=path)
+        if wanted:
+            contexts = _contexts(path)
+            current = next((c for c in contexts if c["name"] == wanted), None)
+            if current is None:
+                names = ", ".join(c["name"] for c in contexts) or "none"
+                raise Ray101Error(
+                    f"no kube context {wanted} in {path} (its contexts: {names}); pick one with "
+                    f"--context or {CONTEXT_ENV}")
+        else:
+            _all, current = config.list_kube_config_contexts(config_file=path)
         configuration = k8s_client.Configuration()
-        config.load_kube_config(config_file=path, client_configuration=configuration,
-                                persist_config=False)
+        config.load_kube_config(config_file=path, context=wanted,
+                                client_configuration=configuration, persist_config=False)
     except ConfigException as exc:
         text = str(exc)
         if "No configuration found" in text:
@@ -150,6 +189,8 @@ def client() -> Kube:
         else:
             why = f"the kubeconfig {path} is unusable ({first_line(exc)})"
         raise Ray101Error(f"no Kubernetes context: {why}; {NO_CONTEXT_HINT}") from None
+    except FileNotFoundError:
+        raise Ray101Error(f"no Kubernetes context: no kubeconfig at {path}; {NO_CONTEXT_HINT}") from None
     except (OSError, ValueError) as exc:  # unreadable file, bad YAML
         raise Ray101Error(
             f"no Kubernetes context: cannot read the kubeconfig {path} ({first_line(exc)}); "

@@ -1,6 +1,7 @@
 """A KubeRay cluster made reachable: wait until it is ready, read its token, port-forward to its
-head pod (dashboard/Jobs API 8265, Serve 8000) on free ports of 127.0.0.1, closed when the
-``with`` block ends. The connection carries the runtime_env its jobs need."""
+head pod's dashboard/Jobs API and Serve ports (as the chart set them: ``headPorts``, read from the
+RayCluster; Ray's 8265 and 8000 by default) on free ports of 127.0.0.1, closed when the ``with``
+block ends. The connection carries the runtime_env its jobs need."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from pathlib import Path
 
 from ray101.errors import Ray101Error
 from ray101.kube.client import client
-from ray101.kube.portforward import DASHBOARD_PORT, SERVE_PORT, Forwarder, PodStream, explain_forward_failure
+from ray101.kube.discovery import DASHBOARD_PORT, SERVE_PORT
+from ray101.kube.portforward import Forwarder, PodStream, explain_forward_failure
 from ray101.kube.readiness import ReadyProgress, wait_ready
 from ray101.kube.token import read_token
 from ray101.models import Connection, Target
@@ -47,21 +49,23 @@ def connect(target: Target,
     if target.auth == "token":
         secret = target.kube.auth_secret if target.kube else None
         if not secret:
-            raise Ray101Error(f"cluster {target.name} uses token auth but its RayCluster names no "
-                              "Secret (spec.authOptions.secretName)")
+            raise Ray101Error(f"cluster {target.name} (context {kube.context}) uses token auth but "
+                              "its RayCluster names no Secret (spec.authOptions.secretName)")
         token = read_token(kube, secret, target.name)
     in_image = target.kube is not None and target.kube.jobs_in_image
     runtime_env = None if in_image else jobs_runtime_env()
     pod = head["metadata"]["name"]
-    via = f"port-forward to pod {kube.namespace}/{pod}"
-    forward = Forwarder(lambda port: PodStream(kube, pod, port), [DASHBOARD_PORT, SERVE_PORT], via,
-                        local_ports={DASHBOARD_PORT: dashboard_port} if dashboard_port else None)
+    via = f"port-forward to pod {kube.namespace}/{pod} in context {kube.context}"
+    dashboard = target.kube.dashboard_port if target.kube else DASHBOARD_PORT
+    serve = target.kube.serve_port if target.kube else SERVE_PORT
+    forward = Forwarder(lambda port: PodStream(kube, pod, port), [dashboard, serve], via,
+                        local_ports={dashboard: dashboard_port} if dashboard_port else None)
     try:
         yield Connection(
             target=target,
-            jobs_url=f"http://127.0.0.1:{forward.local[DASHBOARD_PORT]}",
+            jobs_url=f"http://127.0.0.1:{forward.local[dashboard]}",
             token=token,
-            serve_url=f"http://127.0.0.1:{forward.local[SERVE_PORT]}/echo",
+            serve_url=f"http://127.0.0.1:{forward.local[serve]}/echo",
             via=via,
             runtime_env=runtime_env,
         )

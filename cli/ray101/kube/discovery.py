@@ -8,6 +8,9 @@ from ray101.errors import Ray101Error
 from ray101.kube.client import client
 from ray101.models import K8S, KubeInfo, Target
 
+DASHBOARD_PORT = 8265  # Ray's defaults: the dashboard and Jobs API, and Serve's proxy
+SERVE_PORT = 8000
+
 CLUSTER_LABEL = "ray101.io/cluster"
 JOBS_IN_IMAGE = "ray101.io/jobs-in-image"
 
@@ -53,6 +56,14 @@ def raycluster_name(target: Target) -> str:
     return target.kube.raycluster if target.kube else target.name.removeprefix("k8s-")
 
 
+def head_ports(head_group: dict) -> tuple[int, int]:
+    """The head's dashboard (Jobs API) and Serve ports, as the chart names its container ports
+    (``clusterDefaults.headPorts``); Ray's defaults where a port is not named."""
+    containers = ((head_group.get("template") or {}).get("spec") or {}).get("containers") or [{}]
+    named = {p.get("name"): p.get("containerPort") for p in containers[0].get("ports") or []}
+    return int(named.get("dashboard") or DASHBOARD_PORT), int(named.get("serve") or SERVE_PORT)
+
+
 def target_from(rc: dict, namespace: str) -> Target:
     meta = rc.get("metadata") or {}
     spec = rc.get("spec") or {}
@@ -67,6 +78,7 @@ def target_from(rc: dict, namespace: str) -> Target:
     cpus = None
     if head_cpus is not None and all(c is not None for c in group_cpus):
         cpus = head_cpus + sum((c or 0.0) * n for c, n in zip(group_cpus, pods_per_group, strict=True))
+    dashboard_port, serve_port = head_ports(head)
     auth = spec.get("authOptions") or {}
     token = auth.get("mode") == "token"
     secret = auth.get("secretName")
@@ -91,6 +103,8 @@ def target_from(rc: dict, namespace: str) -> Target:
             available_workers=status.get("availableWorkerReplicas"),
             auth_secret=secret if token else None,
             jobs_in_image=(meta.get("annotations") or {}).get(JOBS_IN_IMAGE) == "true",
+            dashboard_port=dashboard_port,
+            serve_port=serve_port,
         ),
     )
 
@@ -125,7 +139,8 @@ def find(name: str) -> Target:
     if targets:
         known = ", ".join(sorted(t.name for t in targets))
         raise Ray101Error(
-            f"unknown cluster '{name}' (KubeRay clusters in namespace {kube.namespace}: {known})"
+            f"unknown cluster '{name}' (KubeRay clusters in namespace {kube.namespace} of context "
+            f"{kube.context}: {known})"
         )
     raise Ray101Error(
         f"unknown cluster '{name}' (no ray101 KubeRay clusters in namespace {kube.namespace} of "

@@ -18,9 +18,6 @@ from typing import Protocol
 from ray101.errors import Ray101Error
 from ray101.kube.client import Kube, first_line
 
-DASHBOARD_PORT = 8265  # dashboard and Jobs API
-SERVE_PORT = 8000
-
 
 def stream_error(exc: BaseException) -> str:
     """Why a portforward stream did not open (the client wraps websocket errors as status 0)."""

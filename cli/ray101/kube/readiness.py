@@ -124,7 +124,7 @@ def wait_ready(kube: Kube, target: Target, timeout: float | None = None,
     timeout = ready_timeout() if timeout is None else timeout
     name = raycluster_name(target)
     key = target.kube.key if target.kube else target.name.removeprefix("k8s-")
-    where = f"RayCluster {kube.namespace}/{name}"
+    where = f"RayCluster {kube.namespace}/{name} in context {kube.context}"
     started = time.monotonic()
     first_unschedulable: dict[str, float] = {}
     last: ReadyProgress | None = None
@@ -143,7 +143,8 @@ def wait_ready(kube: Kube, target: Target, timeout: float | None = None,
                     continue
                 seen = first_unschedulable.setdefault(pod_name, now)
                 if now - seen >= min(UNSCHEDULABLE_GRACE_S, timeout):
-                    raise Ray101Error(explain_unschedulable(pod, message, key))
+                    raise Ray101Error(f"{explain_unschedulable(pod, message, key)} "
+                                      f"(context {kube.context})")
             heads = [p for p in pods if node_type(p) == "head" and _pod_ready(p)]
             if heads and is_ready(status) and _workers_ready(status):
                 return heads[0]

@@ -13,7 +13,7 @@ from ray101.kube.client import API_TIMEOUT, Kube
 
 def read_token(kube: Kube, secret: str, cluster: str) -> str:
     """The Ray auth token from ``secret`` (key ``auth_token``). Never printed or logged."""
-    where = f"Secret {kube.namespace}/{secret}"
+    where = f"Secret {kube.namespace}/{secret} in context {kube.context}"
     obj = kube.call(
         lambda: kube.core.read_namespaced_secret(secret, kube.namespace,
                                                  _request_timeout=API_TIMEOUT),
