@@ -9,7 +9,7 @@ import subprocess
 import pytest
 import yaml
 
-from chartlib import K8S_VERSION, KUBERAY_VERSION, REPO, render, validate_builtin
+from chartlib import K8S_VERSION, KUBERAY_VERSION, REPO, crds_dir, render, validate_builtin
 
 K8S = REPO / "k8s"
 
@@ -131,3 +131,30 @@ def test_should_hand_kuberay_version_to_the_operator_install():
     assert fetch.returncode == 2 and fetch.stdout == ""
     [message] = fetch.stderr.splitlines()
     assert "KUBERAY_VERSION=1.5.1 is not pinned" in message
+
+
+def test_should_describe_what_the_code_does_in_the_kubernetes_docs():
+    """The contradictions issue 17 found between docs/kubernetes.md and the code, kept out."""
+    docs = (REPO / "docs" / "kubernetes.md").read_text()
+    flat = " ".join(docs.split())
+    # The operator's memory is what its module's manifests ask for (512Mi), not 256 MiB.
+    manager = yaml.safe_load((crds_dir().parents[1] / "manager" / "manager.yaml").read_text())
+    [container] = manager["spec"]["template"]["spec"]["containers"]
+    limit = container["resources"]["limits"]["memory"]
+    [row] = [line for line in docs.splitlines() if line.startswith("| KubeRay operator")]
+    assert f"| {limit.removesuffix('Mi')} MiB |" in row and "256" not in row, row
+    # make operator makes no Helm release to uninstall.
+    assert "uninstall kuberay-operator" not in flat
+    assert "helm uninstall" not in (REPO / "README.md").read_text().replace("helm uninstall ray101", "")
+    # pymongo goes with the jobs as uploaded modules: no pip runtime_env, no PyPI from the pods.
+    connection = (REPO / "cli" / "ray101" / "kube" / "connection.py").read_text()
+    assert '"py_modules"' in connection and '"pip"' not in connection
+    assert "pip: [pymongo" not in flat and "`pymongo`, `bson`, `gridfs`" in flat
+    # A NodePort alone meets the chart's own NetworkPolicy: the docs say so with the advice.
+    nodeport = flat.index("serviceType=NodePort")
+    assert "networkPolicy.enabled=false" in flat[nodeport - 600:nodeport + 600]
+    # One Ray image pull per node: about 4 GB, not 2.
+    assert "about 2 GB" not in flat and "about 4 GB of images" in flat
+    # After `make image` on arm64 the tag carries -aarch64.
+    baked = flat.index("--set image.jobsBaked=true")
+    assert "2.60.0-py311-aarch64" in flat[baked:baked + 400]
