@@ -35,7 +35,7 @@ INVENTORY: dict[str, tuple[str, str]] = {
         "basename cat chmod chown chroot cksum cp cut date dirname env head id install ln ls mkdir "
         "mktemp mv nproc paste printf readlink realpath rm rmdir seq sha256sum sleep sort stat tail tee "
         "timeout touch tr true uname wc yes").split()},
-    **{c: ("util-linux", BASE) for c in "findmnt flock mount setsid umount nsenter unshare".split()},
+    **{c: ("util-linux", BASE) for c in "findmnt flock mount runuser setsid umount nsenter unshare".split()},
     **{c: (p, BASE) for c, p in {
         "awk": "mawk", "bash": "bash", "find": "findutils", "xargs": "findutils", "grep": "grep",
         "sed": "sed", "tar": "tar", "gzip": "gzip", "python3": "python3", "go": "golang (/usr/local/go)",
@@ -280,7 +280,7 @@ def _fixture_runs_packages_first(text: str) -> bool:
 def test_the_ordering_check_catches_a_snapshot_before_the_install():
     bad = ('import pytest, subprocess\n@pytest.fixture(scope="module", autouse=True)\ndef cluster():\n'
            '    subprocess.run(["iptables-save"])\n    subprocess.run(["k8s/host/packages.sh"])\n    yield\n')
-    good = bad.replace('    subprocess.run(["iptables-save"])\n', "").replace("    yield\n",
-                                                                               '    subprocess.run(["nft"])\n    yield\n')
+    good = (bad.replace('    subprocess.run(["iptables-save"])\n', "")
+            .replace("    yield\n", '    subprocess.run(["nft"])\n    yield\n'))
     assert not _fixture_runs_packages_first(bad)
     assert _fixture_runs_packages_first(good)
