@@ -29,6 +29,7 @@ HOST = "k8s/host/packages.sh"  # HOST_PACKAGES, installed first by build.sh --im
 VENV = "make venv"  # the virtualenv (pyproject.toml)
 TOOLS = "scripts/install-tools.sh"  # helm and kubectl into .tools/bin, pinned
 GO = "k8s/host/build.sh"  # built from the Go module proxy into ~/.cache/ray101
+KIND = "k8s/kind/packages.sh"  # KIND_PACKAGES, after the host provider's (docker.sh, node-image.sh, up.sh)
 # command -> (Debian package or what provides it, installer)
 INVENTORY: dict[str, tuple[str, str]] = {
     **{c: ("coreutils", BASE) for c in (
@@ -62,11 +63,16 @@ INVENTORY: dict[str, tuple[str, str]] = {
     "python": ("python-is-python3 in the image", "k8s/host/images.sh"),
     "useradd": ("passwd in the image", "k8s/host/images.sh"),
 }
+# the local kind path (k8s/kind/): a Docker Engine of its own
+INVENTORY.update({"docker": ("docker.io", KIND), "dockerd": ("docker.io", KIND),
+                  # the CNI daemon (k8s/kind/cni.sh) runs in the node image's tools layer
+                  "cmp": ("diffutils in the image", "k8s/kind/node-image.sh")})
 # Files that use the host provider's packages without running packages.sh themselves: each runs
 # only after a script that did.
 AFTER_HOST_PACKAGES = {
     "k8s/host/common.sh": "helpers sourced by up.sh, images.sh and down.sh",
     "k8s/host/down.sh": "tears down what up.sh (which runs packages.sh) started",
+    "k8s/kind/import-images.sh": "runs inside a kind node, whose image has containerd (node-image.sh)",
 }
 SHELL_FILES = [".ci/run", "scripts/*.sh", "k8s/**/*.sh", "cli/**/*.sh"]
 PYTHON_FILES = ["tests/**/*.py", "cli/**/*.py", "bench/**/*.py"]
@@ -233,6 +239,12 @@ def ci_packages() -> set[str]:
     return set(re.findall(r"(?m)^need \S+ (\S+)", text)) | set(re.findall(r"missing\+=\(([\w.-]+)\)", text))
 
 
+def kind_packages() -> set[str]:
+    m = re.search(r'KIND_PACKAGES="([^"]*)"', (REPO / KIND).read_text())
+    assert m, f"{KIND} has no KIND_PACKAGES list"
+    return set(m.group(1).split())
+
+
 def host_packages() -> set[str]:
     text = (REPO / "k8s/host/packages.sh").read_text()
     m = re.search(r'HOST_PACKAGES="([^"]*)"', text)
@@ -240,7 +252,7 @@ def host_packages() -> set[str]:
     return set(m.group(1).split())
 
 
-@pytest.mark.parametrize("installer, listed", [(CI, ci_packages), (HOST, host_packages)])
+@pytest.mark.parametrize("installer, listed", [(CI, ci_packages), (HOST, host_packages), (KIND, kind_packages)])
 def test_installers_name_the_packages(installer, listed):
     packages = listed()
     missing = {c: p for c, (p, where) in INVENTORY.items() if where == installer and p not in packages}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# k8s/kind/packages.sh: install the Debian packages the local kind path uses, when missing (root).
+# First the host provider's (k8s/host/packages.sh: mmdebstrap, umoci, containerd's ctr, iptables,
+# nftables...: the node image is made from the same build), then:
+#
+#   package     commands
+#   docker.io   dockerd, docker (the private Docker Engine of k8s/kind/docker.sh, started by hand
+#               with its own paths, never as a system service)
+# Usage: packages.sh [--check]   (--check: list what is missing, exit 1 if anything is)
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+KIND_PACKAGES="docker.io"
+"$here/../host/packages.sh" "$@"
+missing=()
+for p in $KIND_PACKAGES; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ "${1:-}" = --check ]; then
+  [ ${#missing[@]} -eq 0 ] || { echo "missing: ${missing[*]}"; exit 1; }
+  exit 0
+fi
+[ ${#missing[@]} -eq 0 ] && exit 0
+[ "$(id -u)" = 0 ] || { echo "kind: must run as root to install ${missing[*]}" >&2; exit 1; }
+# Docker's own packages (docker-ce) provide dockerd too: then nothing is installed.
+command -v dockerd >/dev/null && exit 0
+echo "kind: apt-get install ${missing[*]}"
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
