@@ -11,6 +11,7 @@ from chartlib import (
     chart_values,
     crd_errors,
     pod_templates,
+    quantity,
     ray_version,
     render,
     render_fails,
@@ -284,15 +285,16 @@ def test_should_refuse_head_port_params_naming_headPorts_when_set(param, value):
 
 
 def test_should_render_each_ray_start_param_once_with_extra_params_when_set():
-    m = render(None, "clusterDefaults.head.rayStartParams.object-store-memory=100000000",
-               "clusters.multi.worker.rayStartParams.object-store-memory=200000000",
+    m = render(None, "clusterDefaults.head.rayStartParams.min-worker-port=11000",
+               "clusters.multi.worker.rayStartParams.max-worker-port=12000",
                "clusterDefaults.head.rayStartParams.dashboard-host=127.0.0.1")
     multi = m.rayclusters()["multi"]
     head = multi["spec"]["headGroupSpec"]["rayStartParams"]
-    assert head["num-cpus"] == "2" and head["object-store-memory"] == "100000000"
+    assert head["num-cpus"] == "2" and head["min-worker-port"] == "11000"
     assert head["dashboard-host"] == "127.0.0.1"  # the one chart default a user may override
     [workers] = multi["spec"]["workerGroupSpecs"]
-    assert workers["rayStartParams"] == {"num-cpus": "2", "object-store-memory": "200000000"}
+    assert workers["rayStartParams"] == {"num-cpus": "2", "object-store-memory": str(256 * 2**20),
+                                         "max-worker-port": "12000"}
     assert crd_errors(multi) == []
 
 
@@ -335,3 +337,81 @@ def test_should_leave_optional_port_params_to_kuberay_when_their_headPorts_are_r
     assert set(head_ports(rc)) == {"gcs-server", "dashboard", "serve"}
     params = rc["spec"]["headGroupSpec"]["rayStartParams"]
     assert "ray-client-server-port" not in params and "metrics-export-port" not in params
+
+
+# --- the object store in memory: /dev/shm and object-store-memory (issue 19, item 4) ---------------
+
+
+def groups(rc: dict) -> list[tuple[str, dict, dict]]:
+    """(where, rayStartParams, pod spec) of the head and every worker group."""
+    spec = rc["spec"]
+    out = [("head", spec["headGroupSpec"]["rayStartParams"], spec["headGroupSpec"]["template"]["spec"])]
+    for g in spec.get("workerGroupSpecs", []):
+        out.append((g["groupName"], g["rayStartParams"], g["template"]["spec"]))
+    return out
+
+
+def shm_volume(pod_spec: dict) -> dict:
+    """The volume the Ray container mounts at /dev/shm."""
+    [container] = pod_spec["containers"]
+    [mount] = [v for v in container.get("volumeMounts", []) if v["mountPath"] == "/dev/shm"]
+    [volume] = [v for v in pod_spec["volumes"] if v["name"] == mount["name"]]
+    return volume
+
+
+@pytest.mark.parametrize("values", VALUES_FILES)
+def test_should_mount_a_memory_backed_dev_shm_sized_for_the_object_store_when_values_file_is_used(values):
+    """KubeRay would mount a /dev/shm as large as the memory limit; ours holds the object store
+    plus 64Mi, and Ray is told the store's size, so it never falls back to /tmp (Ray does when
+    /dev/shm is smaller than the store) and never grows past what was planned."""
+    for rc in render(values).of_kind("RayCluster"):
+        for where, params, pod in groups(rc):
+            volume = shm_volume(pod)
+            store = int(params["object-store-memory"])
+            assert volume["emptyDir"]["medium"] == "Memory", where
+            assert quantity(volume["emptyDir"]["sizeLimit"]) == store + 64 * 2**20, where
+            assert "plasma-directory" not in params, where  # Ray picks /dev/shm by itself
+            assert crd_errors(rc) == []
+
+
+def test_should_fit_the_object_store_in_the_memory_limits_when_defaults():
+    """The default stores, /dev/shm headroom included, take at most a third of each pod's memory
+    (Ray's own default would be 30 % of it): the rest is for Ray's processes."""
+    values = chart_values()["clusterDefaults"]
+    for role in ("head", "worker"):
+        assert values[role]["objectStoreMemory"] == "256Mi"
+    for rc in render().of_kind("RayCluster"):
+        for where, params, pod in groups(rc):
+            [container] = pod["containers"]
+            limit = quantity(container["resources"]["limits"]["memory"])
+            shm = quantity(shm_volume(pod)["emptyDir"]["sizeLimit"])
+            assert params["object-store-memory"] == str(256 * 2**20), where
+            assert shm <= limit / 3, where
+
+
+def test_should_size_the_object_store_per_cluster_when_objectStoreMemory_is_set():
+    m = render(None, "clusters.multi.worker.objectStoreMemory=300Mi",
+               "clusterDefaults.head.objectStoreMemory=0.5Gi")
+    multi = m.rayclusters()["multi"]
+    (_, head, head_pod), (_, workers, worker_pod) = groups(multi)
+    assert head["object-store-memory"] == str(512 * 2**20)
+    assert shm_volume(head_pod)["emptyDir"]["sizeLimit"] == "576Mi"
+    assert workers["object-store-memory"] == str(300 * 2**20)
+    assert shm_volume(worker_pod)["emptyDir"]["sizeLimit"] == "364Mi"
+    single_head = m.rayclusters()["single"]["spec"]["headGroupSpec"]["rayStartParams"]
+    assert single_head["object-store-memory"] == str(512 * 2**20)
+
+
+@pytest.mark.parametrize("where", ["clusterDefaults.head", "clusters.multi.worker"])
+def test_should_refuse_object_store_memory_in_rayStartParams_naming_objectStoreMemory_when_set(where):
+    error = render_fails(None, f"{where}.rayStartParams.object-store-memory=100000000")
+    assert "rayStartParams.object-store-memory" in error and "objectStoreMemory" in error, error
+
+
+@pytest.mark.parametrize("setting, says", [
+    ("clusterDefaults.head.objectStoreMemory=50Mi", "under Ray's minimum object store of 75Mi"),
+    ("clusters.multi.worker.objectStoreMemory=600Mi", "half or more of the worker's memory limit 1Gi"),
+    ("clusterDefaults.worker.objectStoreMemory=lots", "does not match pattern"),
+])
+def test_should_refuse_an_object_store_that_cannot_work_when_objectStoreMemory_is_set(setting, says):
+    assert says in render_fails(None, setting)

@@ -95,9 +95,23 @@ Usage: include "ray101.stableRandom" (dict "ctx" $ "secret" "name" "key" "k" "le
 {{- end }}
 
 {{/*
+A memory quantity (Ki/Mi/Gi/Ti, k/M/G/T or plain bytes) as a whole number of bytes; `what` names
+the value in the error. Usage: include "ray101.bytes" (dict "value" "1536Mi" "what" "x.y")
+*/}}
+{{- define "ray101.bytes" -}}
+{{- $value := toString .value }}
+{{- $number := regexFind "^[0-9.]+" $value }}
+{{- $suffix := trimPrefix $number $value }}
+{{- $factors := dict "" 1.0 "k" 1e3 "M" 1e6 "G" 1e9 "T" 1e12 "Ki" 1024.0 "Mi" 1048576.0 "Gi" 1073741824.0 "Ti" 1099511627776.0 }}
+{{- if or (not $number) (not (hasKey $factors $suffix)) }}
+{{- fail (printf "%s %q: use a Ki/Mi/Gi suffix" .what $value) }}
+{{- end }}
+{{- printf "%.0f" (mulf (float64 $number) (index $factors $suffix)) }}
+{{- end }}
+
+{{/*
 WiredTiger cache size in GB: the explicit value, or derived from the memory limit the way mongod
 derives it from a host's RAM: max(0.25, 0.5 * (limit - 1 GiB)).
-Understands Ki/Mi/Gi/Ti, k/M/G/T and plain bytes.
 */}}
 {{- define "ray101.mongodb.wiredTigerCacheSizeGB" -}}
 {{- $explicit := toString .Values.mongodb.wiredTigerCacheSizeGB }}
@@ -108,13 +122,8 @@ Understands Ki/Mi/Gi/Ti, k/M/G/T and plain bytes.
 {{- if not $limit }}
 {{- fail "mongodb.resources.limits.memory is required (it sizes the WiredTiger cache)" }}
 {{- end }}
-{{- $number := regexFind "^[0-9.]+" $limit }}
-{{- $suffix := trimPrefix $number $limit }}
-{{- $factors := dict "" 1.0 "k" 1e3 "M" 1e6 "G" 1e9 "T" 1e12 "Ki" 1024.0 "Mi" 1048576.0 "Gi" 1073741824.0 "Ti" 1099511627776.0 }}
-{{- if not (hasKey $factors $suffix) }}
-{{- fail (printf "mongodb.resources.limits.memory %q: use a Ki/Mi/Gi suffix" $limit) }}
-{{- end }}
-{{- $gib := divf (mulf (float64 $number) (index $factors $suffix)) 1073741824.0 }}
+{{- $bytes := include "ray101.bytes" (dict "value" $limit "what" "mongodb.resources.limits.memory") }}
+{{- $gib := divf (float64 $bytes) 1073741824.0 }}
 {{- printf "%.2f" (maxf 0.25 (mulf 0.5 (subf $gib 1.0))) }}
 {{- end }}
 {{- end }}

@@ -1,6 +1,7 @@
 {{/*
-Pod spec pieces shared by the head and worker groups of every RayCluster.
-Usage: include "ray101.ray.podSpec" (dict "ctx" $ "key" $key)
+Pod spec pieces shared by the head and worker groups of every RayCluster. `store` is the group's
+"ray101.ray.objectStore".
+Usage: include "ray101.ray.podSpec" (dict "ctx" $ "key" $key "store" $store)
 */}}
 {{- define "ray101.ray.podSpec" -}}
 {{- $defaults := .ctx.Values.clusterDefaults -}}
@@ -19,6 +20,13 @@ nodeSelector:
 tolerations:
   {{- toYaml . | nindent 2 }}
 {{- end }}
+# Ray's object store lives in /dev/shm: memory-backed, the store's size plus 64Mi (KubeRay would
+# otherwise mount one as large as the whole memory limit).
+volumes:
+  - name: object-store
+    emptyDir:
+      medium: Memory
+      sizeLimit: {{ .store.shmSizeLimit }}
 {{- if $defaults.spreadOverNodes }}
 affinity:
   podAntiAffinity:
@@ -62,25 +70,63 @@ env:
   {{- end }}
 resources:
   {{- toYaml .resources | nindent 2 }}
+volumeMounts:
+  - name: object-store
+    mountPath: /dev/shm
 securityContext:
   {{- toYaml $defaults.securityContext | nindent 2 }}
+{{- end }}
+
+{{/*
+The object store of one node group, from its objectStoreMemory: `bytes` for `ray start
+--object-store-memory`, `from` (the values that set it) and `shmSizeLimit`, the size of /dev/shm:
+the store plus 64Mi, so a full store leaves room for Ray's other users of shared memory. Both come
+out of the container's memory limit: a store under Ray's minimum (75Mi) or one that leaves no
+memory for Ray's processes fails the render.
+Usage: include "ray101.ray.objectStore" (dict "key" $key "role" "head" "spec" $head) | fromYaml
+*/}}
+{{- define "ray101.ray.objectStore" -}}
+{{- $from := printf "clusterDefaults.%s.objectStoreMemory or clusters.%s.%s.objectStoreMemory" .role .key .role }}
+{{- $bytes := include "ray101.bytes" (dict "value" .spec.objectStoreMemory "what" $from) | int64 }}
+{{- $limitValue := dig "limits" "memory" "" .spec.resources }}
+{{- $limit := include "ray101.bytes" (dict "value" $limitValue "what" (printf "resources.limits.memory of the %s of cluster %s" .role .key)) | int64 }}
+{{- $shmMi := add (div (add $bytes 1048575) 1048576) 64 }}
+{{- if lt $bytes 78643200 }}
+{{- fail (printf "%s %s is under Ray's minimum object store of 75Mi" $from (toString .spec.objectStoreMemory)) }}
+{{- end }}
+{{- if ge (mul $shmMi 2 1048576) $limit }}
+{{- fail (printf "%s %s with 64Mi of /dev/shm headroom is half or more of the %s's memory limit %s: Ray's processes need the rest" $from (toString .spec.objectStoreMemory) .role (toString $limitValue)) }}
+{{- end }}
+bytes: {{ $bytes | quote }}
+from: {{ $from | quote }}
+shmSizeLimit: {{ printf "%dMi" $shmMi }}
 {{- end }}
 
 {{/*
 `ray start` parameters the chart derives from values, for a head: param -> {value, from}. The
 ports follow clusterDefaults.headPorts, so the container ports (which KubeRay copies to the head
 Service), Ray's listeners and KubeRay's probes agree. Usage:
-include "ray101.ray.headStartParams" (dict "ctx" $ "key" $key "head" $head) | fromYaml
+include "ray101.ray.headStartParams" (dict "ctx" $ "key" $key "head" $head "store" $store) | fromYaml
 */}}
 {{- define "ray101.ray.headStartParams" -}}
 {{- $ports := .ctx.Values.clusterDefaults.headPorts -}}
 num-cpus: {value: {{ .head.numCpus | quote }}, from: {{ printf "clusterDefaults.head.numCpus or clusters.%s.head.numCpus" .key | quote }}}
+object-store-memory: {value: {{ .store.bytes | quote }}, from: {{ .store.from | quote }}}
 {{- $byPort := dict "gcs-server" "port" "dashboard" "dashboard-port" "client" "ray-client-server-port" "metrics" "metrics-export-port" }}
 {{- range $name, $param := $byPort }}
 {{- if hasKey $ports $name }}
 {{ $param }}: {value: {{ index $ports $name | quote }}, from: {{ printf "clusterDefaults.headPorts.%s" $name | quote }}}
 {{- end }}
 {{- end }}
+{{- end }}
+
+{{/*
+`ray start` parameters the chart derives from values, for workers (as above).
+Usage: include "ray101.ray.workerStartParams" (dict "key" $key "worker" $worker "store" $store) | fromYaml
+*/}}
+{{- define "ray101.ray.workerStartParams" -}}
+num-cpus: {value: {{ .worker.numCpus | quote }}, from: {{ printf "clusterDefaults.worker.numCpus or clusters.%s.worker.numCpus" .key | quote }}}
+object-store-memory: {value: {{ .store.bytes | quote }}, from: {{ .store.from | quote }}}
 {{- end }}
 
 {{/*
