@@ -180,6 +180,17 @@ def test_deploy(env):
         assert (row["available_workers"] or 0) == (row["desired_workers"] or 0) == workers, row
 
 
+def test_helm_test(env):
+    """`helm test`: per RayCluster a pod sends one job through the head's Jobs API with the token
+    from the Secret (helm/ray101/templates/tests/). Failed test pods stay: their logs are shown."""
+    try:
+        timed("helm test", ["helm", "test", "ray101", "-n", "ray101", "--timeout", "10m"], env, 900)
+    except AssertionError:
+        sh(["kubectl", "-n", "ray101", "logs", "-l", "app.kubernetes.io/component=helm-test",
+            "--prefix", "--tail", "40"], env, 60, check=False)
+        raise
+
+
 def test_compare(env):
     timed("compare", ["make", "--no-print-directory", "compare-k8s"], env, 3600)
     report = json.loads((RESULTS / "compare.json").read_text())

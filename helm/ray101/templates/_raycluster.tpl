@@ -1,4 +1,12 @@
 {{/*
+Name of the RayCluster of one entry of .Values.clusters; KubeRay names its head Service
+"<name>-head-svc". Usage: include "ray101.ray.clusterName" (dict "ctx" $ "key" $key)
+*/}}
+{{- define "ray101.ray.clusterName" -}}
+{{- printf "%s-%s" (include "ray101.fullname" .ctx) .key | trunc 50 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
 Pod spec pieces shared by the head and worker groups of every RayCluster. `store` is the group's
 "ray101.ray.objectStore".
 Usage: include "ray101.ray.podSpec" (dict "ctx" $ "key" $key "store" $store)
