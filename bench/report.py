@@ -48,6 +48,15 @@ def _png(fig) -> bytes:
     return plotting.png(fig, dpi=100, tight=True)
 
 
+def _labels(ax, xlabel: str | None, ylabel: str, title: str) -> None:
+    """Axis labels, title and a small legend: every plot's frame."""
+    if xlabel:
+        ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize="small")
+
+
 def plot_pairs(p: dict) -> bytes:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 3.8))
@@ -101,9 +110,7 @@ def plot_throughput(rows: list[dict]) -> bytes:
         ax.bar([i + ci * width - 0.4 + width / 2 for i in range(len(wls))], vals, width, label=c)
     ax.set_xticks(range(len(wls)))
     ax.set_xticklabels(wls)
-    ax.set_ylabel("documents / s (warm)")
-    ax.set_title("MongoDB read throughput (default sample_mflix)")
-    ax.legend(fontsize="small")
+    _labels(ax, None, "documents / s (warm)", "MongoDB read throughput (default sample_mflix)")
     return _png(fig)
 
 
@@ -124,10 +131,8 @@ def plot_sweep(sweeps: list[dict]) -> bytes:
         ax.axhline(1, color="black", linewidth=1)
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_xlabel("task duration, s")
-        ax.set_ylabel("loop time / Ray tasks time (>1: Ray wins)")
-        ax.set_title(f"{sw['cluster']}: Ray tasks vs a plain loop (warm)")
-        ax.legend(fontsize="small")
+        _labels(ax, "task duration, s", "loop time / Ray tasks time (>1: Ray wins)",
+                f"{sw['cluster']}: Ray tasks vs a plain loop (warm)")
     return _png(fig)
 
 
@@ -142,10 +147,8 @@ def plot_mongo_sweep(ms: dict) -> bytes:
                 series.setdefault(label, []).append((row["documents"], r["warm_s"]))
     for label, pts in series.items():
         ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=label)
-    ax.set_xlabel("documents (movies + comments)")
-    ax.set_ylabel("warm runtime, s")
-    ax.set_title(f"MongoDB size sweep on {ms['cluster']}")
-    ax.legend(fontsize="small")
+    _labels(ax, "documents (movies + comments)", "warm runtime, s",
+            f"MongoDB size sweep on {ms['cluster']}")
     return _png(fig)
 
 

@@ -75,14 +75,14 @@ def interruptible() -> None:
 class Background:
     """`ray101 ARGS` running in a subprocess, its output going to files we can read meanwhile."""
 
-    def __init__(self, lab, *args: str):
+    def __init__(self, lab, *args: str, env: dict | None = None):
         self.lab = lab
         self.args = args
         self.dir = Path(tempfile.mkdtemp(prefix="bg-", dir=lab.home))
         self._out = open(self.dir / "stdout", "w")
         self._err = open(self.dir / "stderr", "w")
         self.proc = subprocess.Popen([*RAY101, *args], stdout=self._out, stderr=self._err,
-                                     stdin=subprocess.DEVNULL, env=lab.env, cwd=REPO,
+                                     stdin=subprocess.DEVNULL, env={**lab.env, **(env or {})}, cwd=REPO,
                                      preexec_fn=interruptible)
         self._recorded = False
 
