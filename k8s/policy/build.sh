@@ -28,7 +28,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 : "${KNP_VERSION:=v0.8.0}"
 MODULE=sigs.k8s.io/kube-network-policies
 die() { echo "k8s/policy/build.sh: $*" >&2; exit 1; }
-sha256() { if command -v sha256sum >/dev/null; then sha256sum; else shasum -a 256; fi; }
+# python3 rather than sha256sum, which macOS lacks
+sha256() { python3 -c 'import hashlib, sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())'; }
 
 patches=()
 if [ "${KNP_PATCHES:-all}" != none ]; then patches=("$here"/patches/*.patch); fi
@@ -56,14 +57,11 @@ if [ "${1:-}" = --manifest ]; then  # the manifest names this build's image; not
   exit 0
 fi
 
-# apt_need COMMAND PACKAGE: install PACKAGE when COMMAND is missing (root, Debian/Ubuntu)
-apt_need() {
-  command -v "$1" >/dev/null && return 0
-  [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null || die "$1 not found: install the $2 package"
-  echo "k8s/policy: apt-get install $2" >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$2" >/dev/null 2>&1 \
-    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$2" >/dev/null; } \
-    || die "apt-get install $2 failed"
+# The Debian packages used here (nftables: upstream's tests read their tables back with nft;
+# umoci: the image) are the host provider's: its packages.sh installs what is missing (root).
+host_packages() {
+  if [ "$(id -u)" = 0 ]; then "$here/../host/packages.sh"
+  else "$here/../host/packages.sh" --check >/dev/null || die "run as root once to install the host packages (k8s/host/packages.sh)"; fi
 }
 
 work=""; iw=""
@@ -72,7 +70,7 @@ if [ -x "$BIN" ] && [ "$(cat "$BIN.build" 2>/dev/null)" = "$BUILD" ]; then
   echo "build: kube-network-policies $BUILD cached in $DIR/bin" >&2
 else
   command -v go >/dev/null || die "go not found: install Go >= 1.23 (in a ray101 checkout: export PATH=\"\$(scripts/fetch-go.sh):\$PATH\")"
-  apt_need nft nftables  # upstream's tests read the programmed tables back with nft
+  host_packages
   start=$(date +%s)
   export GOWORK=off GOFLAGS=-mod=mod CGO_ENABLED=0 GOTOOLCHAIN=local
   mkdir -p "$RAY101_CACHE"
@@ -103,7 +101,7 @@ if [ "${1:-}" = --image ]; then
   if [ -f "$TAR" ]; then
     echo "image: $IMAGE_REF cached in $TAR" >&2
   else
-    apt_need umoci umoci
+    host_packages
     start=$(date +%s)
     mkdir -p "$RAY101_CACHE/images"
     iw=$(mktemp -d "$RAY101_CACHE/.knp-image.XXXXXX")
