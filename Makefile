@@ -86,6 +86,12 @@ PROVIDER ?= kind
 KIND ?= kind
 KIND_CLUSTER_NAME ?= ray101
 KIND_CONFIG ?= k8s/kind-config.yaml
+# kind's node image: empty for the published kindest/node pinned in $(KIND_CONFIG) (Docker with a
+# registry: laptops); `local` for one made on this machine without a registry (k8s/kind/: a private
+# Docker Engine, kind built from the Go module proxy, the host provider's Kubernetes build and
+# images; Linux, root). Never picked by itself: the test tier and CI set it.
+KIND_NODE_IMAGE ?=
+KIND_LOCAL = $(and $(filter kind,$(PROVIDER)),$(filter local,$(KIND_NODE_IMAGE)))
 MINIKUBE ?= minikube
 -include k8s/minikube.mk
 NAMESPACE ?= ray101
@@ -117,6 +123,9 @@ TOOLS_DIR ?= $(or $(RAY101_TOOLS),.tools)
 ifeq ($(PROVIDER),host)
 OPERATOR_IMAGE ?= localhost/ray101/kuberay-operator:v$(KUBERAY_VERSION)
 PROVIDER_VALUES ?= -f k8s/host/values.yaml
+else ifneq ($(KIND_LOCAL),)
+OPERATOR_IMAGE ?= localhost/ray101/kuberay-operator:v$(KUBERAY_VERSION)
+PROVIDER_VALUES ?= -f k8s/host/values.yaml -f k8s/kind/values.yaml
 else
 OPERATOR_IMAGE ?= quay.io/kuberay/operator:v$(KUBERAY_VERSION)
 PROVIDER_VALUES ?= $(if $(filter minikube,$(PROVIDER)),$(MINIKUBE_VALUES)) \
@@ -138,7 +147,9 @@ kuberay-crds: ## Fetch the KubeRay operator's Go module (its CRDs feed the chart
 cluster: $(KUBECTL) ## Create the local cluster (kind; PROVIDER=minikube|host), skipped if it already exists
 	@case "$(PROVIDER)" in \
 	kind) \
-		if $(KIND) get clusters 2>/dev/null | grep -qx '$(KIND_CLUSTER_NAME)'; then \
+		if [ -n "$(KIND_LOCAL)" ]; then \
+			KIND_CLUSTER_NAME=$(KIND_CLUSTER_NAME) k8s/kind/up.sh || exit 1; \
+		elif $(KIND) get clusters 2>/dev/null | grep -qx '$(KIND_CLUSTER_NAME)'; then \
 			echo "kind cluster $(KIND_CLUSTER_NAME) exists"; \
 		else \
 			$(KIND) create cluster --name $(KIND_CLUSTER_NAME) --config $(KIND_CONFIG) --wait 5m; \
@@ -193,7 +204,8 @@ undeploy: $(HELM) $(KUBECTL) ## Uninstall the chart and delete its MongoDB volum
 
 clean-cluster: ## Delete the local cluster (everything in it is lost)
 	@case "$(PROVIDER)" in \
-	kind) $(KIND) delete cluster --name $(KIND_CLUSTER_NAME) ;; \
+	kind) if [ -n "$(KIND_LOCAL)" ]; then KIND_CLUSTER_NAME=$(KIND_CLUSTER_NAME) k8s/kind/down.sh; \
+		else $(KIND) delete cluster --name $(KIND_CLUSTER_NAME); fi ;; \
 	minikube) $(MINIKUBE) delete -p $(MINIKUBE_PROFILE) ;; \
 	host) k8s/host/down.sh ;; \
 	*) echo "PROVIDER must be kind, minikube or host, not '$(PROVIDER)'" >&2; exit 2 ;; \
@@ -201,6 +213,11 @@ clean-cluster: ## Delete the local cluster (everything in it is lost)
 
 image: ## Build the Ray image with pymongo and ray101_jobs and load it into the cluster
 	@if [ "$(PROVIDER)" = host ]; then k8s/host/images.sh; exit 0; fi; \
+	if [ -n "$(KIND_LOCAL)" ]; then \
+		k8s/host/images.sh --build-only && KIND_CLUSTER_NAME=$(KIND_CLUSTER_NAME) k8s/kind/images.sh load ray && \
+		echo "Use it: make deploy PROVIDER=kind KIND_NODE_IMAGE=local HELM_ARGS='--set image.tag=$$(k8s/kind/images.sh ref ray | sed 's/.*://') --set image.jobsBaked=true'"; \
+		exit; \
+	fi; \
 	$(DOCKER) build -f k8s/Dockerfile --build-arg RAY_IMAGE=$(RAY_BASE_IMAGE) \
 		-t $(IMAGE_REPOSITORY):$(IMAGE_TAG) . && \
 	case "$(PROVIDER)" in \
@@ -209,6 +226,11 @@ image: ## Build the Ray image with pymongo and ray101_jobs and load it into the 
 	esac && \
 	echo "Use it: make deploy HELM_ARGS='--set image.repository=$(IMAGE_REPOSITORY) --set image.tag=$(IMAGE_TAG) --set image.jobsBaked=true'"
 
-test-k8s: venv tools ## The whole Kubernetes path for real on this host (root): up, deploy, compare, down
-	RAY101_TEST_K8S=1 PROVIDER=host $(VENV)/bin/pytest tests/k8s -p no:cacheprovider -o addopts="" -q -s $(PYTEST_ARGS)
+test-k8s: venv tools ## The whole Kubernetes path for real on this host (root): up, deploy, compare, down (PROVIDER=kind: 3 kind nodes, no registry)
+	@if [ "$(origin PROVIDER)" = file ] || [ "$(PROVIDER)" = host ]; then \
+		RAY101_TEST_K8S=1 PROVIDER=host $(VENV)/bin/pytest tests/k8s -p no:cacheprovider -o addopts="" -q -s $(PYTEST_ARGS); \
+	elif [ "$(PROVIDER)" = kind ]; then \
+		RAY101_TEST_K8S=1 PROVIDER=kind KIND_NODE_IMAGE=local $(VENV)/bin/pytest tests/k8s/test_kind_cluster.py \
+			-p no:cacheprovider -o addopts="" -q -s $(PYTEST_ARGS); \
+	else echo "test-k8s: PROVIDER must be host (the default) or kind, not '$(PROVIDER)'" >&2; exit 2; fi
 # <<< kubernetes targets

@@ -12,13 +12,15 @@ set -eu
 : "${NODE_NAME:?NODE_NAME (the downward API) is required}"
 conf_dir=${CNI_CONF_DIR:-/host/etc/cni/net.d}
 conf=$conf_dir/10-ray101.conflist
-# the API server directly (kind sets CONTROL_PLANE_ENDPOINT): no wait for kube-proxy's Service rules
-server=${CONTROL_PLANE_ENDPOINT:+--server=https://$CONTROL_PLANE_ENDPOINT}
+# the API server directly (kind sets CONTROL_PLANE_ENDPOINT, host:port): no wait for kube-proxy's
+# Service rules. kubectl's in-cluster configuration takes the address from these two variables.
+if [ -n "${CONTROL_PLANE_ENDPOINT:-}" ]; then
+  export KUBERNETES_SERVICE_HOST=${CONTROL_PLANE_ENDPOINT%:*} KUBERNETES_SERVICE_PORT=${CONTROL_PLANE_ENDPOINT##*:}
+fi
 echo 1 > /proc/sys/net/ipv4/ip_forward
 say() { echo "$(date -u +%H:%M:%S) ray101-cni: $*"; }
 while :; do
-  # shellcheck disable=SC2086
-  if kubectl $server get nodes -o \
+  if kubectl get nodes -o \
       jsonpath='{range .items[*]}{.metadata.name} {.spec.podCIDR} {.status.addresses[?(@.type=="InternalIP")].address}{"\n"}{end}' \
       > /tmp/nodes 2>/tmp/kubectl.err; then
     while read -r name cidr ip; do

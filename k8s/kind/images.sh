@@ -19,6 +19,8 @@ source "$here/common.sh"
 use_private_docker
 RAY_STOCK_IMAGE=localhost/ray101/ray:$RAY_VERSION-stock
 JOB_PACKAGES="ray101_jobs pymongo bson gridfs dns"   # cli/ray101/kube/connection.py JOB_PACKAGES
+work=
+trap '[ -z "$work" ] || rm -rf "$work"' EXIT
 
 newest() { # newest GLOB: the newest file matching GLOB (the host provider's latest build)
   local f; f=$(ls -t $1 2>/dev/null | head -n 1)
@@ -51,7 +53,7 @@ make_stock() { # the stock-like Ray tarball from the baked one
   need_root
   "$here/packages.sh"   # umoci
   local t0 w; t0=$(date +%s); w=$(mktemp -d "$RAY101_CACHE/.kind-stock.XXXXXX")
-  trap 'rm -rf "$w"' RETURN
+  work=$w
   mkdir "$w/layout"; tar -C "$w/layout" -xf "$baked"
   umoci unpack --image "$w/layout:$RAY_IMAGE" "$w/bundle" >/dev/null
   local site; site=$(cd "$w/bundle/rootfs" && ls -d usr/local/lib/python3*/dist-packages | head -n 1)
@@ -63,6 +65,7 @@ make_stock() { # the stock-like Ray tarball from the baked one
   umoci rm --image "$w/layout:$RAY_IMAGE"
   umoci gc --layout "$w/layout"
   tar -C "$w/layout" -cf "$out.partial" . && mv "$out.partial" "$out"
+  rm -rf "$w"; work=
   say "image: ray-stock ($(( $(date +%s) - t0 )) s) -> $out"
 }
 

@@ -35,6 +35,7 @@ if [ -z "$force" ] && docker image inspect "$KIND_LOCAL_NODE_IMAGE" >/dev/null 2
   say "node image $KIND_LOCAL_NODE_IMAGE is there"; exit 0
 fi
 start=$(date +%s)
+[ -z "$force" ] || docker rmi "$KIND_LOCAL_NODE_IMAGE" >/dev/null 2>&1 || true  # unless a cluster runs it
 "$here/packages.sh"                  # mmdebstrap, ctr (containerd), docker
 "$here/build.sh" >/dev/null          # kind (its base files), crictl, local-path-provisioner
 KIND_FILES=$RAY101_CACHE/kind-$KIND_VERSION/base-files
@@ -93,15 +94,17 @@ for b in kube-apiserver kube-controller-manager kube-scheduler kube-proxy; do
   docker tag "$TOOLS_IMAGE" "localhost/ray101/$b:$KUBERNETES_VERSION"; refs+=("localhost/ray101/$b:$KUBERNETES_VERSION")
 done
 docker tag "$TOOLS_IMAGE" "localhost/ray101/etcd:$ETCD_VERSION"; refs+=("localhost/ray101/etcd:$ETCD_VERSION")
-child() { # child REF DOCKERFILE-LINES: an image on the tools layer with its own user/entrypoint
-  local ref=$1; shift
-  printf 'FROM %s\n' "$TOOLS_IMAGE" > "$work/ctx/Dockerfile"; printf '%s\n' "$@" >> "$work/ctx/Dockerfile"
-  DOCKER_BUILDKIT=0 docker build -q -t "$ref" "$work/ctx" >/dev/null
-  refs+=("$ref")
+child() { # child FROM REF DOCKERFILE-LINES: FROM's layers with another config (user, entrypoint...)
+  local from=$1 ref=$2; shift 2
+  printf 'FROM %s\n' "$from" > "$work/ctx/Dockerfile"; printf '%s\n' "$@" >> "$work/ctx/Dockerfile"
+  # the legacy builder (no BuildKit needed for a config change); its deprecation notice is noise
+  DOCKER_BUILDKIT=0 docker build -q -t "$ref" "$work/ctx" >/dev/null 2>"$work/build.err" \
+    || { cat "$work/build.err" >&2; die "docker build of $ref failed"; }
 }
 mkdir -p "$work/ctx"
-child "$PAUSE_IMAGE" 'USER 65535:65535' 'ENTRYPOINT ["/usr/local/bin/pause"]'
-child "localhost/ray101/coredns:$COREDNS_VERSION" 'USER 65532:65532' 'ENTRYPOINT ["/usr/local/bin/coredns"]'
+child "$TOOLS_IMAGE" "$PAUSE_IMAGE" 'USER 65535:65535' 'ENTRYPOINT ["/usr/local/bin/pause"]'
+child "$TOOLS_IMAGE" "localhost/ray101/coredns:$COREDNS_VERSION" 'USER 65532:65532' 'ENTRYPOINT ["/usr/local/bin/coredns"]'
+refs+=("$PAUSE_IMAGE" "localhost/ray101/coredns:$COREDNS_VERSION")
 
 # 3. the node's root file system
 n=$work/node; mkdir -p "$n"
@@ -176,10 +179,10 @@ sed -e "s|@TOOLS_IMAGE@|$TOOLS_IMAGE|g" "$here/cni.yaml" > "$n/kind/manifests/de
 sed -e "s|@TOOLS_IMAGE@|$TOOLS_IMAGE|g" "$here/storage.yaml" > "$n/kind/manifests/default-storage.yaml"
 docker save "${refs[@]}" > "$n/kind/images/ray101-kind.tar"
 
-# 4. the image, with kind's entrypoint and stop signal
-tar -C "$n" -c . | docker import \
-  --change 'ENV container=docker' --change 'STOPSIGNAL SIGRTMIN+3' \
-  --change 'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]' - "$KIND_LOCAL_NODE_IMAGE" >/dev/null
+# 4. the image, with kind's entrypoint and stop signal (`docker import` cannot set STOPSIGNAL)
+tar -C "$n" -c . | docker import - "$KIND_LOCAL_NODE_IMAGE-rootfs" >/dev/null
+child "$KIND_LOCAL_NODE_IMAGE-rootfs" "$KIND_LOCAL_NODE_IMAGE" 'ENV container=docker' \
+  'STOPSIGNAL SIGRTMIN+3' 'ENTRYPOINT ["/usr/local/bin/entrypoint", "/sbin/init"]'
 # the cluster's images live on in the node image only
-docker rmi "${refs[@]}" >/dev/null
+docker rmi "${refs[@]}" "$KIND_LOCAL_NODE_IMAGE-rootfs" >/dev/null
 say "node image $KIND_LOCAL_NODE_IMAGE ($(( $(date +%s) - start )) s)"

@@ -14,6 +14,9 @@
 #      on cgroup v1 (failCgroupV1: false)
 #   4. `kind load image-archive` of the KubeRay operator, FerretDB and the Ray images
 #      (k8s/kind/images.sh)
+#   5. the NetworkPolicy engine, as the published node images run one (kind's own
+#      kube-network-policies, built with ray101's patches by k8s/policy/build.sh: this kernel has no
+#      nftables `queue`); KIND_POLICY_ENGINE=none leaves it out (the chart's policies then do nothing)
 # The kubeconfig context kind-$KIND_CLUSTER_NAME goes into $KUBECONFIG (or ~/.kube/config), as kind
 # does. Stop and put everything back: k8s/kind/down.sh.
 set -euo pipefail
@@ -34,12 +37,15 @@ else
 fi
 stage docker
 
-# 2. binaries, images, node image
-kind=$("$here/build.sh")
-"$repo/k8s/host/build.sh" --images
-stage "kind, Kubernetes $KUBERNETES_VERSION and image tarballs"
-"$here/node-image.sh"
-stage "node image"
+# 2. binaries, images, node image (KIND_SKIP_BUILD=1: use what is in the cache, for debugging)
+kind=$KIND_BIN
+if [ -z "${KIND_SKIP_BUILD:-}" ]; then
+  "$here/build.sh" >/dev/null
+  "$repo/k8s/host/build.sh" --images
+  stage "kind, Kubernetes $KUBERNETES_VERSION and image tarballs"
+  "$here/node-image.sh"
+  stage "node image"
+fi
 
 # 3. the cluster
 if "$kind" get clusters 2>/dev/null | grep -qx "$KIND_CLUSTER_NAME"; then
@@ -71,3 +77,20 @@ stage "cluster $KIND_CLUSTER_NAME"
 # 4. images
 "$here/images.sh" load
 stage "images loaded"
+
+# 5. NetworkPolicy engine
+if [ "${KIND_POLICY_ENGINE:-kube-network-policies}" = kube-network-policies ]; then
+  kubeconfig=$(mktemp); trap 'rm -f "${config:-}" "$kubeconfig"' EXIT
+  "$kind" get kubeconfig --name "$KIND_CLUSTER_NAME" > "$kubeconfig"
+  k() { "$K8S_BIN/kubectl" --kubeconfig "$kubeconfig" "$@"; }
+  policy_ref=$("$repo/k8s/policy/build.sh" --image-ref)
+  running=$(k -n kube-system get daemonset kube-network-policies --ignore-not-found \
+    -o jsonpath='{.spec.template.spec.containers[0].image}')
+  if [ "$running" != "$policy_ref" ]; then
+    policy_tar=$("$repo/k8s/policy/build.sh" --image)
+    "$kind" load image-archive "$policy_tar" --name "$KIND_CLUSTER_NAME"
+    "$repo/k8s/policy/build.sh" --manifest | k apply -f - >/dev/null
+  fi
+  k -n kube-system rollout status daemonset/kube-network-policies --timeout 180s
+  stage "NetworkPolicy engine $policy_ref"
+fi
