@@ -239,7 +239,12 @@ def test_network_policies_enforced(env):
         sh(["kubectl", "-n", NAMESPACE, "delete", "pod", "policy-probe", "--wait=false"], env, 60,
            check=False)
         sh(["kubectl", "delete", "namespace", other, "--wait=false"], env, 60, check=False)
-    write("kind-policy.json", checks)
+    # the engine's own word: every refused connection attempt is a queued packet it dropped
+    logs = sh(["kubectl", "-n", "kube-system", "logs", "-l", "app.kubernetes.io/name=kube-network-policies",
+               "--tail=-1"], env, 60, echo=False).stdout
+    drops = logs.count('verdict="drop"')
+    write("kind-policy.json", {"connections": checks, "engine drop verdicts": drops})
+    assert drops > 0, logs[-2000:]
     print(json.dumps(checks, indent=2))
     assert checks == {
         "another namespace -> CoreDNS 53/tcp (no policy)": True,
