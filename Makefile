@@ -87,9 +87,10 @@ KIND ?= kind
 KIND_CLUSTER_NAME ?= ray101
 KIND_CONFIG ?= k8s/kind-config.yaml
 # kind's node image: empty for the published kindest/node pinned in $(KIND_CONFIG) (Docker with a
-# registry: laptops); `local` for one made on this machine without a registry (k8s/kind/: a private
-# Docker Engine, kind built from the Go module proxy, the host provider's Kubernetes build and
-# images; Linux, root). Never picked by itself: the test tier and CI set it.
+# registry: laptops), or another image to pull; `local` for one made on this machine without a
+# registry (k8s/kind/: a private Docker Engine, kind built from the Go module proxy, the host
+# provider's Kubernetes build and images; Linux, root). Never picked by itself: the test tier and
+# CI set it.
 KIND_NODE_IMAGE ?=
 KIND_LOCAL = $(and $(filter kind,$(PROVIDER)),$(filter local,$(KIND_NODE_IMAGE)))
 MINIKUBE ?= minikube
@@ -152,7 +153,8 @@ cluster: $(KUBECTL) ## Create the local cluster (kind; PROVIDER=minikube|host), 
 		elif $(KIND) get clusters 2>/dev/null | grep -qx '$(KIND_CLUSTER_NAME)'; then \
 			echo "kind cluster $(KIND_CLUSTER_NAME) exists"; \
 		else \
-			$(KIND) create cluster --name $(KIND_CLUSTER_NAME) --config $(KIND_CONFIG) --wait 5m; \
+			$(KIND) create cluster --name $(KIND_CLUSTER_NAME) --config $(KIND_CONFIG) --wait 5m \
+				$(if $(KIND_NODE_IMAGE),--image $(KIND_NODE_IMAGE)); \
 		fi; \
 		$(KUBECTL) config use-context kind-$(KIND_CLUSTER_NAME) ;; \
 	minikube) \
