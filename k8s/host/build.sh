@@ -178,7 +178,8 @@ fi
 if built "$COREDNS_DIR" coredns; then say "build: coredns $COREDNS_VERSION cached in $COREDNS_DIR"; else
   step_begin coredns "$COREDNS_VERSION" build; mkdir -p "$work/coredns-bin"
   (cd "$work/coredns" && logged go build -trimpath -ldflags "-s -w" -o "$work/coredns-bin/coredns" .)
-  "$work/coredns-bin/coredns" -plugins | grep -q 'dns.kubernetes' || die "coredns: the kubernetes plugin is missing"
+  "$work/coredns-bin/coredns" -plugins > "$work/coredns-plugins.txt"  # bare names, one a line
+  grep -qx kubernetes "$work/coredns-plugins.txt" || die "coredns: the kubernetes plugin is missing"
   publish "$work/coredns-bin" "$COREDNS_DIR/bin"; step_end build "$COREDNS_DIR/bin"
 fi
 
