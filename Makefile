@@ -230,7 +230,7 @@ image: ## Build the Ray image with pymongo and ray101_jobs and load it into the 
 
 test-k8s: venv tools ## The whole Kubernetes path for real on this host (root): up, deploy, compare, down (PROVIDER=kind: 3 kind nodes, no registry)
 	@if [ "$(origin PROVIDER)" = file ] || [ "$(PROVIDER)" = host ]; then \
-		RAY101_TEST_K8S=1 PROVIDER=host $(VENV)/bin/pytest tests/k8s -p no:cacheprovider -o addopts="" -q -s $(PYTEST_ARGS); \
+		RAY101_TEST_K8S=1 PROVIDER=host $(VENV)/bin/pytest tests/k8s/test_real_cluster.py -p no:cacheprovider -o addopts="" -q -s $(PYTEST_ARGS); \
 	elif [ "$(PROVIDER)" = kind ]; then \
 		RAY101_TEST_K8S=1 PROVIDER=kind KIND_NODE_IMAGE=local $(VENV)/bin/pytest tests/k8s/test_kind_cluster.py \
 			-p no:cacheprovider -o addopts="" -q -s $(PYTEST_ARGS); \

@@ -75,8 +75,10 @@ step_begin() { # step_begin STEP VERSION: announce a step and tick while it runs
   STEP=$1 STEP_VERSION=$2 STEP_T0=$(date +%s)
   local last; last=$(last_build "$1" "$2")
   say "$3: $1 $2: started${last:+ (last time: $last)}"
-  ( trap 'exit 0' TERM
-    while sleep "$STEP_TICK"; do say "$3: $1 $2: $(( $(date +%s) - STEP_T0 )) s${last:+ of ~${last%% *} s}"; done ) &
+  # (the sleep runs in the background so that step_end's TERM ends the ticker at once)
+  ( trap 'kill "$nap" 2>/dev/null; exit 0' TERM
+    while :; do sleep "$STEP_TICK" & nap=$!; wait "$nap"
+      say "$3: $1 $2: $(( $(date +%s) - STEP_T0 )) s${last:+ of ~${last%% *} s}"; done ) &
   STEP_TICKER=$!
 }
 step_end() { # step_end WHAT: stop ticking, say how long the step took and remember it
@@ -89,4 +91,27 @@ step_stop_ticker() { [ -z "${STEP_TICKER:-}" ] || kill "$STEP_TICKER" 2>/dev/nul
 logged() { # logged CMD...: run CMD with its output in the log only; on failure show its tail
   "$@" >>"$BUILD_LOG" 2>&1 || { local rc=$?; step_stop_ticker
     echo "--- last lines of $BUILD_LOG:" >&2; tail -n 25 "$BUILD_LOG" >&2; return "$rc"; }
+}
+
+# What this provider starts, and only that, is what teardown stops.
+# - Pods: the kubelet's cgroup root is /$CGROUP_ROOT, so every pod process is under
+#   /sys/fs/cgroup/<controller>/$CGROUP_ROOT/kubepods; other kubelets' pods (kind's nodes, another
+#   cluster) are elsewhere and never touched.
+# - Daemons: pids/NAME.pid holds "PID START EXE": the pid is ours only while the process with that
+#   pid started at that clock tick and runs that executable (a pid file that survived a reboot, or
+#   a pid reused by another program, points at nothing of ours).
+CGROUP_ROOT=ray101-host
+cgroup_roots() { # the cgroup root's directory in every hierarchy (cgroup v1), or the v2 one
+  if [ -f /sys/fs/cgroup/cgroup.controllers ]; then echo "/sys/fs/cgroup/$CGROUP_ROOT"; return; fi
+  local d; for d in /sys/fs/cgroup/*/; do [ -L "${d%/}" ] || echo "$d$CGROUP_ROOT"; done
+}
+proc_start() { [ -r "/proc/$1/stat" ] && sed 's/^.*) //' "/proc/$1/stat" | cut -d' ' -f20; }
+pid_record() { # pid_record PID EXE: the line a pid file holds
+  echo "$1 $(proc_start "$1") $2"
+}
+our_pid() { # our_pid NAME: print the pid in pids/NAME.pid if it is still the process we started
+  local pid start exe
+  read -r pid start exe < "$STATE/pids/$1.pid" 2>/dev/null || [ -n "${pid:-}" ] || return 1
+  [ -n "$pid" ] && [ -n "$start" ] && [ "$(proc_start "$pid")" = "$start" ] \
+    && [ "$(readlink "/proc/$pid/exe")" = "$exe" ] && echo "$pid"
 }
