@@ -3,7 +3,8 @@
 # (`make clean-cluster PROVIDER=host`). Runs as root; safe to run twice or after a failed up.sh.
 #
 #   - every process it started (kubelet, kube-proxy, control plane, etcd, containerd, its shims
-#     and all pod processes), found by pid files, its kubepods cgroups and its containerd socket
+#     and all pod processes), found by pid files checked against start time and executable, the
+#     kubelet's own cgroup root (/ray101-host) and its containerd socket
 #   - mounts under the state dir and under the host directories the kubelet/containerd created
 #   - kube-proxy's nftables tables (kube-proxy --cleanup), the kubelet's KUBE-* iptables chains,
 #     the provider's own nftables table, the bridge and its veths
@@ -16,16 +17,17 @@ source "$here/common.sh"
 need_root
 set +e   # best effort from here: remove as much as possible, then report what is left
 
-pid_of() { [ -f "$STATE/pids/$1.pid" ] && cat "$STATE/pids/$1.pid"; }
-stop() { # stop NAME: TERM its process group, KILL after 20 s
-  local pid; pid=$(pid_of "$1") || return 0
-  kill -0 "$pid" 2>/dev/null || return 0
+stop() { # stop NAME: TERM its process group, KILL after 20 s (only while the pid is still ours)
+  local pid; pid=$(our_pid "$1") || return 0
   kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid"
-  for _ in $(seq 40); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.5; done
+  for _ in $(seq 40); do our_pid "$1" >/dev/null || return 0; sleep 0.5; done
+  our_pid "$1" >/dev/null || return 0
   kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid"
 }
-pod_pids() { # every process in the kubelet's pod cgroups
-  find /sys/fs/cgroup -path '*/kubepods*' -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u
+pod_pids() { # every process under our kubelet's cgroup root (common.sh), and nothing else
+  local d; for d in $(cgroup_roots); do
+    [ -d "$d" ] && find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null
+  done | sort -u
 }
 shim_pids() { # containerd shims serving our socket (their command line names it)
   local f pid
@@ -88,8 +90,8 @@ awk '$1 == "sysctl" {print $2 " " $3}' "$STATE/host.env" 2>/dev/null | while rea
   [ "$(sysctl -n "$k")" = "$v" ] || sysctl -qw "$k=$v"
 done
 
-# cgroups (kubepods from the kubelet, k8s.io from containerd), deepest first
-for top in /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/*/k8s.io /sys/fs/cgroup/kubepods /sys/fs/cgroup/k8s.io; do
+# our cgroup root and everything the kubelet made under it, deepest first
+for top in $(cgroup_roots); do
   [ -d "$top" ] && find "$top" -depth -type d -exec rmdir {} + 2>/dev/null
 done
 

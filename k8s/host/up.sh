@@ -8,7 +8,8 @@
 #   2. Binaries and image tarballs are built once by k8s/host/build.sh --images into the cache.
 #   3. Pod bridge ray101br0 10.244.0.1/24, forwarding switched on for that bridge only (global
 #      ip_forward untouched) and an nftables table `ray101_host` dropping anything forwarded between
-#      the bridge and any other interface: no pod traffic ever leaves the machine.
+#      the bridge and any other interface: no pod traffic ever leaves the machine. Pods reach on the
+#      host only the API server; nothing off the machine reaches the bridge address.
 #   4. Certificates (openssl), etcd, kube-apiserver (on the bridge address), controller-manager,
 #      scheduler, containerd (CRI, state in $RAY101_HOST_STATE), kubelet, kube-proxy (nftables).
 #   5. Images (k8s/host/images.sh), CoreDNS, a default StorageClass with pre-made local volumes,
@@ -19,12 +20,20 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/common.sh"
 need_root
 
-running() { [ -f "$STATE/pids/$1.pid" ] && kill -0 "$(cat "$STATE/pids/$1.pid")" 2>/dev/null; }
+running() { our_pid "$1" >/dev/null; }
 start() { # start NAME CMD...: a daemon in its own session, logging to logs/NAME.log
-  local name=$1; shift
+  local name=$1 exe; shift
   running "$name" && return 0
+  exe=$(readlink -f "$(command -v "$1")")
   setsid "$@" >>"$STATE/logs/$name.log" 2>&1 < /dev/null &
-  echo $! > "$STATE/pids/$name.pid"
+  pid_record $! "$exe" > "$STATE/pids/$name.pid.tmp" && mv "$STATE/pids/$name.pid.tmp" "$STATE/pids/$name.pid"
+}
+foreign() { # foreign NAME: NAME processes in this pid namespace that this provider did not start
+  local me p ours; me=$(readlink /proc/self/ns/pid); ours=$(our_pid "$1" || true)
+  for p in $(pgrep -x "$1"); do
+    [ "$(readlink "/proc/$p/ns/pid")" = "$me" ] && [ "$p" != "$ours" ] && echo "$p"
+  done
+  return 0
 }
 wait_for() { # wait_for WHAT SECONDS CMD...: poll CMD until it succeeds
   local what=$1 secs=$2; shift 2
@@ -35,6 +44,13 @@ wait_for() { # wait_for WHAT SECONDS CMD...: poll CMD until it succeeds
 if running kubelet && running kube-apiserver; then
   echo "host cluster is running (state: $STATE)"; exit 0
 fi
+# Another Kubernetes on this host (kind's nodes run in pid namespaces of their own and do not
+# count): its kubelet and ours would fight over iptables chains and ports. A containerd of
+# another program is fine: ours has its own socket, root and state.
+for n in kubelet etcd kube-apiserver; do
+  others=$(foreign "$n")
+  [ -z "$others" ] || die "another $n is running on this host (pid $others): stop it first (the host provider runs alone; kind and minikube do not count)"
+done
 
 # 1. packages
 "$here/packages.sh"
@@ -72,12 +88,22 @@ table inet $NFT_TABLE {
     iifname "$HOST_BRIDGE" oifname != "$HOST_BRIDGE" drop
     oifname "$HOST_BRIDGE" iifname != "$HOST_BRIDGE" drop
   }
+  # The host answers pods only where they need it (the API server, replies to the kubelet's
+  # probes, ping), and nobody off the machine on the bridge address (API server, kubelet).
+  chain input {
+    type filter hook input priority filter - 10; policy accept;
+    iifname "$HOST_BRIDGE" ct state established,related accept
+    iifname "$HOST_BRIDGE" meta l4proto { icmp, ipv6-icmp } accept
+    iifname "$HOST_BRIDGE" tcp dport $HOST_API_PORT accept
+    iifname "$HOST_BRIDGE" drop
+    ip daddr $HOST_IP iifname != { "lo", "$HOST_BRIDGE" } drop
+  }
 }
 EOF
 
 # 4a. certificates
-pki() { # pki NAME SUBJECT [SANS]: a key and a certificate signed by the cluster CA
-  local name=$1 subj=$2 sans=${3:-}
+pki() { # pki NAME SUBJECT [SANS [CA]]: a key and a certificate signed by CA (default: the cluster's)
+  local name=$1 subj=$2 sans=${3:-} ca=${4:-ca}
   [ -f "$PKI/$name.crt" ] && return 0
   openssl genrsa -out "$PKI/$name.key" 2048 2>/dev/null
   openssl req -new -key "$PKI/$name.key" -subj "$subj" -out "$PKI/$name.csr" 2>/dev/null
@@ -87,12 +113,16 @@ pki() { # pki NAME SUBJECT [SANS]: a key and a certificate signed by the cluster
     if [ -n "$sans" ]; then echo "extendedKeyUsage=serverAuth,clientAuth"; echo "subjectAltName=$sans"
     else echo "extendedKeyUsage=clientAuth"; fi
   } > "$PKI/$name.ext"
-  openssl x509 -req -in "$PKI/$name.csr" -CA "$PKI/ca.crt" -CAkey "$PKI/ca.key" -CAcreateserial \
+  openssl x509 -req -in "$PKI/$name.csr" -CA "$PKI/$ca.crt" -CAkey "$PKI/$ca.key" -CAcreateserial \
     -days 30 -sha256 -extfile "$PKI/$name.ext" -out "$PKI/$name.crt" 2>/dev/null
 }
 if [ ! -f "$PKI/ca.crt" ]; then
   openssl req -x509 -newkey rsa:2048 -nodes -keyout "$PKI/ca.key" -out "$PKI/ca.crt" -days 30 \
     -subj "/CN=ray101-host-ca" 2>/dev/null
+  # etcd has a CA of its own: only the API server's etcd client certificate opens it (a
+  # certificate of the cluster CA, a kubelet's say, does not)
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$PKI/etcd-ca.key" -out "$PKI/etcd-ca.crt" -days 30 \
+    -subj "/CN=ray101-host-etcd-ca" 2>/dev/null
   openssl genrsa -out "$PKI/sa.key" 2048 2>/dev/null
   openssl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
 fi
@@ -104,6 +134,8 @@ pki scheduler "/CN=system:kube-scheduler"
 pki kube-proxy "/CN=system:kube-proxy"
 pki kubelet "/O=system:nodes/CN=system:node:$HOST_NODE_NAME"
 pki kubelet-serving "/CN=$HOST_NODE_NAME" "IP:$HOST_IP,IP:127.0.0.1,DNS:$HOST_NODE_NAME"
+pki etcd-server "/CN=ray101-host-etcd" "IP:127.0.0.1,DNS:localhost" etcd-ca
+pki apiserver-etcd-client "/CN=kube-apiserver-etcd-client" "" etcd-ca
 kubeconfig() { # kubeconfig NAME CERT
   local f=$STATE/$1.kubeconfig k=("$K8S_BIN/kubectl" --kubeconfig "$STATE/$1.kubeconfig")
   [ -f "$f" ] && return 0
@@ -117,13 +149,21 @@ kubeconfig() { # kubeconfig NAME CERT
 for n in admin controller-manager scheduler kube-proxy kubelet; do kubeconfig "$n" "$n"; done
 
 # 4b. control plane
+# etcd: TLS with client certificates of its own CA required, on the client and the peer port
+# (the Secrets are in there: no local user may read or write it).
 start etcd "$ETCD_BIN/etcd" --name ray101-host --data-dir "$STATE/etcd" \
-  --listen-client-urls "http://127.0.0.1:$HOST_ETCD_PORT" --advertise-client-urls "http://127.0.0.1:$HOST_ETCD_PORT" \
-  --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
-  --initial-cluster ray101-host=http://127.0.0.1:2380 --listen-metrics-urls "" --log-level warn
+  --listen-client-urls "https://127.0.0.1:$HOST_ETCD_PORT" --advertise-client-urls "https://127.0.0.1:$HOST_ETCD_PORT" \
+  --cert-file "$PKI/etcd-server.crt" --key-file "$PKI/etcd-server.key" \
+  --client-cert-auth --trusted-ca-file "$PKI/etcd-ca.crt" \
+  --listen-peer-urls https://127.0.0.1:2380 --initial-advertise-peer-urls https://127.0.0.1:2380 \
+  --initial-cluster ray101-host=https://127.0.0.1:2380 --peer-client-cert-auth \
+  --peer-cert-file "$PKI/etcd-server.crt" --peer-key-file "$PKI/etcd-server.key" \
+  --peer-trusted-ca-file "$PKI/etcd-ca.crt" --listen-metrics-urls "" --log-level warn
 wait_for etcd 60 bash -c "exec 3<>/dev/tcp/127.0.0.1/$HOST_ETCD_PORT"
 
-start kube-apiserver "$K8S_BIN/kube-apiserver" --etcd-servers "http://127.0.0.1:$HOST_ETCD_PORT" \
+start kube-apiserver "$K8S_BIN/kube-apiserver" --etcd-servers "https://127.0.0.1:$HOST_ETCD_PORT" \
+  --etcd-cafile "$PKI/etcd-ca.crt" --etcd-certfile "$PKI/apiserver-etcd-client.crt" \
+  --etcd-keyfile "$PKI/apiserver-etcd-client.key" --anonymous-auth=false \
   --bind-address "$HOST_IP" --advertise-address "$HOST_IP" --secure-port "$HOST_API_PORT" \
   --service-cluster-ip-range "$HOST_SERVICE_CIDR" --allow-privileged=false \
   --client-ca-file "$PKI/ca.crt" --tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" \
@@ -192,6 +232,11 @@ wait_for containerd 60 ctr --address "$SOCK" version
 
 "$here/images.sh" --load
 
+# The kubelet's cgroup root (common.sh): made in every hierarchy before it starts.
+for d in $(cgroup_roots); do
+  mkdir -p "$d"
+  case $d in */cpuset/*) [ -s "$d/cpuset.cpus" ] || { cat "${d%/*}/cpuset.cpus" > "$d/cpuset.cpus"; cat "${d%/*}/cpuset.mems" > "$d/cpuset.mems"; } ;; esac
+done
 cat > "$STATE/kubelet.yaml" <<EOF
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
@@ -206,6 +251,7 @@ authorization: {mode: Webhook}
 tlsCertFile: $PKI/kubelet-serving.crt
 tlsPrivateKeyFile: $PKI/kubelet-serving.key
 cgroupDriver: cgroupfs
+cgroupRoot: /$CGROUP_ROOT
 failCgroupV1: false
 failSwapOn: false
 containerRuntimeEndpoint: unix://$SOCK

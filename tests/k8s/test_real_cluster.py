@@ -120,7 +120,7 @@ def host_snapshot() -> dict[str, set[str]]:
     snap = {
         "mounts": mounts, "links": links, "nft tables": lines(["nft", "list", "tables"]),
         "iptables chains": chains, "sysctls": sysctls, "processes": procs,
-        "cgroups": {str(d) for d in Path("/sys/fs/cgroup").glob("*/kubepods")},
+        "cgroups": {str(d) for d in Path("/sys/fs/cgroup").glob("*/ray101-host")},
         "dirs": {d for d in ("/var/lib/kubelet", "/var/log/containers", "/var/log/pods",
                              "/run/containerd", "/var/lib/cni", str(STATE)) if Path(d).exists()},
     }
@@ -191,6 +191,30 @@ def test_helm_test(env):
         raise
 
 
+def as_nobody(*cmd: str) -> subprocess.CompletedProcess:
+    """A command as an ordinary local user (`nobody`), with a clean environment."""
+    return subprocess.run(["runuser", "-u", "nobody", "--", "env", "-i", "PATH=/usr/bin:/bin", *cmd],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_a_local_user_reads_no_secret(env):
+    """No way in for another user of this machine: etcd wants a client certificate of its own CA
+    (plain HTTP and TLS without one both fail), the API server and the kubelet refuse anonymous
+    requests. The Secrets hold the Ray token and the MongoDB password."""
+    key = base64.b64encode(b"/registry/secrets/").decode()
+    end = base64.b64encode(b"/registry/secrets0").decode()
+    body = json.dumps({"key": key, "range_end": end})
+    for url in ("http://127.0.0.1:2379/v3/kv/range", "https://127.0.0.1:2379/v3/kv/range"):
+        got = as_nobody("curl", "-sk", "-m", "10", "-X", "POST", url, "-d", body)
+        print(url, got.returncode, got.stdout[:200])
+        assert '"kvs"' not in got.stdout and '"count"' not in got.stdout, f"etcd answered a local user at {url}"
+    for url in ("https://10.244.0.1:6443/api/v1/namespaces/ray101/secrets", "https://10.244.0.1:6443/version",
+                "https://10.244.0.1:10250/pods"):
+        got = as_nobody("curl", "-sk", "-m", "10", "-o", "/dev/null", "-w", "%{http_code}", url)
+        print(url, got.stdout)
+        assert got.stdout == "401", f"{url} answered {got.stdout!r} to a local user without credentials"
+
+
 def test_compare(env):
     timed("compare", ["make", "--no-print-directory", "compare-k8s"], env, 3600)
     report = json.loads((RESULTS / "compare.json").read_text())
@@ -207,7 +231,7 @@ def pod_memory(env) -> dict:
     for pod in pods["items"]:
         uid = pod["metadata"]["uid"]
         peaks = [int((d / "memory.max_usage_in_bytes").read_text()) for d in
-                 Path("/sys/fs/cgroup/memory/kubepods").rglob(f"pod{uid}")]
+                 Path("/sys/fs/cgroup/memory/ray101-host/kubepods").rglob(f"pod{uid}")]
         statuses = pod["status"].get("containerStatuses", [])
         out[pod["metadata"]["name"]] = {
             "peak_mib": round(max(peaks) / 2**20) if peaks else None,
