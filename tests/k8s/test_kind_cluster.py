@@ -45,9 +45,14 @@ STATE: dict[str, object] = {}  # what one stage leaves for a later one
 sh = host_tier.sh
 
 
-def timed(stage: str, cmd: list[str], env: dict, timeout: float) -> subprocess.CompletedProcess:
+def timed(stage: str, cmd: list[str], env: dict, timeout: float,
+          stream: bool = False) -> subprocess.CompletedProcess | None:
+    """A stage, timed; `stream` shows a long build's progress lines as they come."""
     start = time.monotonic()
     try:
+        if stream:
+            host_tier.streamed(cmd, env, timeout)
+            return None
         return sh(cmd, env, timeout)
     finally:
         TIMINGS[stage] = round(time.monotonic() - start, 1)
@@ -107,8 +112,8 @@ def cluster(env):
 
 
 def test_build(env):
-    timed("build", ["k8s/host/build.sh", "--images"], env, 3600)
-    timed("build kind", ["k8s/kind/build.sh"], env, 1800)
+    timed("build", ["k8s/host/build.sh", "--images"], env, 3600, stream=True)
+    timed("build kind", ["k8s/kind/build.sh"], env, 1800, stream=True)
 
 
 def test_node_image(env):
