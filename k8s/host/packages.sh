@@ -14,16 +14,19 @@
 #   openssl                      up.sh (the cluster's certificates)
 #   gcc, libc6-dev, binutils     build.sh (pause, static; strip)
 #   iproute2, util-linux, procps ip, setsid and flock, pgrep
-# Usage: packages.sh [--check]   (--check: list what is missing, exit 1 if anything is)
+# Usage: packages.sh [--check] [PACKAGE...]   (--check: list what is missing, exit 1 if anything
+# is; PACKAGE...: these instead of the host provider's list, for k8s/kind/packages.sh)
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
 HOST_PACKAGES="containerd runc containernetworking-plugins iptables nftables conntrack umoci mmdebstrap
   openssl gcc libc6-dev binutils iproute2 util-linux procps"
+check=; [ "${1:-}" != --check ] || { check=1; shift; }
+[ $# -gt 0 ] || set -- $HOST_PACKAGES
 missing=()
-for p in $HOST_PACKAGES; do
+for p in "$@"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
 done
-if [ "${1:-}" = --check ]; then
+if [ -n "$check" ]; then
   [ ${#missing[@]} -eq 0 ] || { echo "missing: ${missing[*]}"; exit 1; }
   exit 0
 fi

@@ -11,18 +11,6 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 KIND_PACKAGES="docker.io"
 "$here/../host/packages.sh" "$@"
-missing=()
-for p in $KIND_PACKAGES; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
-done
-if [ "${1:-}" = --check ]; then
-  [ ${#missing[@]} -eq 0 ] || { echo "missing: ${missing[*]}"; exit 1; }
-  exit 0
-fi
-[ ${#missing[@]} -eq 0 ] && exit 0
-[ "$(id -u)" = 0 ] || { echo "kind: must run as root to install ${missing[*]}" >&2; exit 1; }
-# Docker's own packages (docker-ce) provide dockerd too: then nothing is installed.
+# Docker's own packages (docker-ce) provide dockerd too: then nothing more is installed.
 command -v dockerd >/dev/null && exit 0
-echo "kind: apt-get install ${missing[*]}"
-apt-get update -qq
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+"$here/../host/packages.sh" "$@" $KIND_PACKAGES
