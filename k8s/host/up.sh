@@ -119,13 +119,13 @@ pki() { # pki NAME SUBJECT [SANS [CA]]: a key and a certificate signed by CA (de
 if [ ! -f "$PKI/ca.crt" ]; then
   openssl req -x509 -newkey rsa:2048 -nodes -keyout "$PKI/ca.key" -out "$PKI/ca.crt" -days 30 \
     -subj "/CN=ray101-host-ca" 2>/dev/null
-  # etcd has a CA of its own: only the API server's etcd client certificate opens it (a
-  # certificate of the cluster CA, a kubelet's say, does not)
-  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$PKI/etcd-ca.key" -out "$PKI/etcd-ca.crt" -days 30 \
-    -subj "/CN=ray101-host-etcd-ca" 2>/dev/null
   openssl genrsa -out "$PKI/sa.key" 2048 2>/dev/null
   openssl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
 fi
+# etcd has a CA of its own: only the API server's etcd client certificate opens it (a
+# certificate of the cluster CA, a kubelet's say, does not)
+[ -f "$PKI/etcd-ca.crt" ] || openssl req -x509 -newkey rsa:2048 -nodes -keyout "$PKI/etcd-ca.key" \
+  -out "$PKI/etcd-ca.crt" -days 30 -subj "/CN=ray101-host-etcd-ca" 2>/dev/null
 pki apiserver "/CN=kube-apiserver" "IP:127.0.0.1,IP:$HOST_IP,IP:$HOST_API_SERVICE_IP,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,DNS:localhost"
 pki apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client"
 pki admin "/O=system:masters/CN=ray101-admin"
