@@ -336,8 +336,6 @@ def test_undeploy(env):
 
 def test_teardown_leaves_nothing(env, cluster):
     timed("teardown", ["make", "--no-print-directory", "clean-cluster"], env, 600)
-    after = host_snapshot()
-    diff = {k: {"added": sorted(after[k] - cluster[k]), "removed": sorted(cluster[k] - after[k])}
-            for k in cluster if after[k] != cluster[k]}
+    diff = host_tier.snapshot_diff(cluster, host_snapshot())
     write("kind-teardown-diff.json", diff)
     assert diff == {}

@@ -314,10 +314,14 @@ def test_undeploy(env):
     assert left == []
 
 
+def snapshot_diff(before: dict[str, set[str]], after: dict[str, set[str]]) -> dict:
+    """What teardown left different from the host as it was, per kind of thing."""
+    return {k: {"added": sorted(after[k] - before[k]), "removed": sorted(before[k] - after[k])}
+            for k in before if after[k] != before[k]}
+
+
 def test_teardown_leaves_nothing(env, cluster):
     timed("teardown", ["make", "--no-print-directory", "clean-cluster"], env, 600)
-    after = host_snapshot()
-    diff = {k: {"added": sorted(after[k] - cluster[k]), "removed": sorted(cluster[k] - after[k])}
-            for k in cluster if after[k] != cluster[k]}
+    diff = snapshot_diff(cluster, host_snapshot())
     (RESULTS / "teardown-diff.json").write_text(json.dumps(diff, indent=2) + "\n")
     assert diff == {}
