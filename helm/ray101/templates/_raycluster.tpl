@@ -8,8 +8,9 @@ Name of the RayCluster of one entry of .Values.clusters; KubeRay names its head 
 
 {{/*
 Pod spec pieces shared by the head and worker groups of every RayCluster. `store` is the group's
-"ray101.ray.objectStore".
-Usage: include "ray101.ray.podSpec" (dict "ctx" $ "key" $key "store" $store)
+"ray101.ray.objectStore". `apiToken`: the head of an autoscaling cluster, whose autoscaler
+container (and only it) mounts a Kubernetes API token ("ray101.ray.autoscalerOptions").
+Usage: include "ray101.ray.podSpec" (dict "ctx" $ "key" $key "store" $store "apiToken" false)
 */}}
 {{- define "ray101.ray.podSpec" -}}
 {{- $defaults := .ctx.Values.clusterDefaults -}}
@@ -35,6 +36,28 @@ volumes:
     emptyDir:
       medium: Memory
       sizeLimit: {{ .store.shmSizeLimit }}
+  {{- if .apiToken }}
+  # The service account token KubeRay's autoscaler needs (RBAC: the Role KubeRay makes for the
+  # cluster), projected as Kubernetes would automount it but mounted in the autoscaler container
+  # only: code running in Ray (any job) gets no API credentials.
+  - name: kube-api-access
+    projected:
+      defaultMode: 0444
+      sources:
+        - serviceAccountToken:
+            path: token
+            expirationSeconds: 3607
+        - configMap:
+            name: kube-root-ca.crt
+            items:
+              - key: ca.crt
+                path: ca.crt
+        - downwardAPI:
+            items:
+              - path: namespace
+                fieldRef:
+                  fieldPath: metadata.namespace
+  {{- end }}
 {{- if $defaults.spreadOverNodes }}
 affinity:
   podAntiAffinity:
@@ -161,4 +184,28 @@ Usage: include "ray101.ray.startParams"
 {{- range $param, $value := $out }}
 {{ $param }}: {{ $value | quote }}
 {{- end }}
+{{- end }}
+
+{{/*
+KubeRay's in-tree autoscaler (spec.autoscalerOptions) for a cluster with `autoscaling.enabled`:
+Ray's autoscaler v1 in a sidecar of the head pod (KubeRay injects it, with the head's image, and
+makes its ServiceAccount, Role and RoleBinding: pods and rayclusters in this namespace). It asks
+for workers when tasks wait for CPUs and removes a worker idle for idleTimeoutSeconds. Its
+container meets Pod Security "restricted" with the Ray containers' securityContext.
+Usage: include "ray101.ray.autoscalerOptions" (dict "ctx" $ "autoscaling" $autoscaling)
+*/}}
+{{- define "ray101.ray.autoscalerOptions" -}}
+{{- $defaults := .ctx.Values.clusterDefaults -}}
+version: v1
+upscalingMode: {{ $defaults.autoscaler.upscalingMode }}
+idleTimeoutSeconds: {{ .autoscaling.idleTimeoutSeconds }}
+imagePullPolicy: {{ .ctx.Values.image.pullPolicy }}
+resources:
+  {{- toYaml $defaults.autoscaler.resources | nindent 2 }}
+securityContext:
+  {{- toYaml $defaults.securityContext | nindent 2 }}
+volumeMounts:
+  - name: kube-api-access
+    mountPath: /var/run/secrets/kubernetes.io/serviceaccount
+    readOnly: true
 {{- end }}
