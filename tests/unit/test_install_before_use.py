@@ -42,7 +42,8 @@ INVENTORY: dict[str, tuple[str, str]] = {
         "sed": "sed", "tar": "tar", "gzip": "gzip", "python3": "python3", "go": "golang (/usr/local/go)",
         "gcc": "gcc", "strip": "binutils", "make": "make", "git": "git", "npm": "npm",
         "dpkg": "dpkg", "dpkg-query": "dpkg", "apt-get": "apt", "sysctl": "procps", "pgrep": "procps",
-        "pkill": "procps", "ps": "procps", "kill": "procps", "ip": "iproute2", "curl": "curl",
+        "pkill": "procps", "ps": "procps", "kill": "procps", "ip": "iproute2", "ss": "iproute2",
+        "curl": "curl",
         "openssl": "openssl", "sh": "dash",
     }.items()},
     # .ci/run installs these when missing (they are also in the base image of this kind, except
