@@ -113,8 +113,9 @@ def test_should_meet_restricted_pod_security_when_values_file_is_used(values):
 
 
 def test_should_be_let_in_by_the_ray_networkpolicy_when_defaults():
-    """The Ray pods' NetworkPolicy admits peers by pod selector (same namespace): the test pod's
-    labels must match one of its `from` peers, or the request to the head would hang."""
+    """The Ray pods' NetworkPolicy admits Jobs API clients of the release by their
+    ray101.io/jobs-client label (same namespace): the test pod's labels must match one of its
+    `from` peers, or the request to the head would hang."""
     m = render()
     policy = m.one("NetworkPolicy", f"{RELEASE}-ray")
     peers = [p["podSelector"] for rule in policy["spec"]["ingress"] for p in rule["from"]
@@ -122,6 +123,7 @@ def test_should_be_let_in_by_the_ray_networkpolicy_when_defaults():
     for name, pod in hook_pods(m).items():
         labels = pod["metadata"]["labels"]
         assert any(selector_matches(peer, labels) for peer in peers), name
+        assert labels["ray101.io/jobs-client"] == "true"
         assert pod["metadata"]["namespace"] == policy["metadata"]["namespace"]
         # not mistaken for a Ray pod by the CLI (it finds those by ray101.io/cluster)
         assert "ray101.io/cluster" not in labels

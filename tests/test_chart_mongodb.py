@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from chartlib import NAMESPACE, RELEASE, render
+from chartlib import CHART, NAMESPACE, RELEASE, pod_templates, render
 
 NAME = f"{RELEASE}-mongodb"
 
@@ -132,14 +132,73 @@ def test_should_run_as_the_image_mongodb_user_when_defaults():
     assert {"/tmp", "/data/configdb", "/data/db"} <= mounts
 
 
-def test_should_generate_root_credentials_and_uri_when_defaults():
+def test_should_generate_three_users_and_a_uri_for_reader_and_writer_when_defaults():
     data = secret_data(render().one("Secret", NAME))
     assert data["mongodb-root-username"] == "root"
-    password = data["mongodb-root-password"]
-    assert len(password) >= 24 and password.isalnum()
-    assert data["mongodb-uri"] == (
-        f"mongodb://root:{password}@{NAME}.{NAMESPACE}.svc:27017/sample_mflix?authSource=admin"
-    )
+    passwords = {who: data[f"mongodb-{who}-password"] for who in ("root", "reader", "writer")}
+    for password in passwords.values():
+        assert len(password) >= 24 and password.isalnum()
+    assert len(set(passwords.values())) == 3
+    host = f"{NAME}.{NAMESPACE}.svc:27017/sample_mflix?authSource=admin"
+    assert data["mongodb-uri"] == f"mongodb://reader:{passwords['reader']}@{host}"
+    assert data["mongodb-writer-uri"] == f"mongodb://writer:{passwords['writer']}@{host}"
+
+
+def test_should_give_the_ray_pods_only_the_readers_uri_when_defaults():
+    """The Ray pods hold the reader's URI (RAY101_MONGO_URI) and no other MongoDB secret: neither
+    the root password nor the writer's."""
+    m = render()
+    data = secret_data(m.one("Secret", NAME))
+    refs = []
+    for rc in m.of_kind("RayCluster"):
+        for _, template in pod_templates(rc):
+            for c in template["spec"]["containers"] + template["spec"].get("initContainers", []):
+                for e in c.get("env", []):
+                    ref = (e.get("valueFrom") or {}).get("secretKeyRef")
+                    if ref and ref["name"] == NAME:
+                        refs.append((e["name"], ref["key"]))
+            text = repr(template)
+            for key in ("mongodb-root-password", "mongodb-writer-password", "mongodb-writer-uri"):
+                assert data[key] not in text and key not in text, key
+    assert refs and set(refs) == {("RAY101_MONGO_URI", "mongodb-uri")}
+    assert data["mongodb-uri"].startswith("mongodb://reader:")
+
+
+def test_should_make_reader_and_writer_at_first_start_when_server_is_mongod():
+    m = render()
+    script = (CHART / "files" / "mongodb-users.js").read_text()
+    config = m.one("ConfigMap", f"{NAME}-init")
+    assert config["data"] == {"ray101-users.js": script}
+    sts = m.one("StatefulSet", NAME)
+    c = sts["spec"]["template"]["spec"]["containers"][0]
+    mounts = {v["name"]: v for v in c["volumeMounts"]}
+    assert mounts["init"]["mountPath"] == "/docker-entrypoint-initdb.d"
+    assert mounts["init"]["readOnly"] is True
+    volumes = {v["name"]: v for v in sts["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["init"]["configMap"]["name"] == f"{NAME}-init"
+    env = {e["name"]: e for e in c["env"]}
+    assert env["MONGO_INITDB_RAY101_DATABASE"]["value"] == "sample_mflix"
+    for who, role in (("READER", "read"), ("WRITER", "readWrite")):
+        assert env[f"MONGO_INITDB_RAY101_{who}_USERNAME"]["value"] == who.lower()
+        password = env[f"MONGO_INITDB_RAY101_{who}_PASSWORD"]
+        assert password["valueFrom"]["secretKeyRef"] == {"name": NAME, "key": f"mongodb-{who.lower()}-password"}
+        assert "value" not in password
+        assert f'["{who}", "{role}"]' in script
+    # the script reads exactly the variables the StatefulSet sets; the entrypoint unsets every
+    # MONGO_INITDB_* variable before mongod starts
+    assert "env.MONGO_INITDB_RAY101_DATABASE" in script
+    assert "env[`MONGO_INITDB_RAY101_${who}_USERNAME`]" in script
+    assert "env[`MONGO_INITDB_RAY101_${who}_PASSWORD`]" in script
+    assert all(name.startswith("MONGO_INITDB_") for name in env)
+    assert "createUser({ user, pwd, roles: [{ role, db: database }] })" in script
+
+
+def test_should_mount_no_init_scripts_when_server_is_ferretdb():
+    m = render(None, "mongodb.server=ferretdb")
+    assert not m.of_kind("ConfigMap")
+    c = mongo_container(m)
+    assert "/docker-entrypoint-initdb.d" not in {v["mountPath"] for v in c["volumeMounts"]}
+    assert not [e for e in c["env"] if e["name"].startswith("MONGO_INITDB_")]
 
 
 def test_should_keep_the_generated_secret_on_uninstall_when_defaults():
@@ -161,6 +220,9 @@ def test_should_use_existing_secret_keys_when_mongodb_auth_existingSecret_is_set
     env = {e["name"]: e for e in mongo_container(m)["env"]}
     assert env["MONGO_INITDB_ROOT_USERNAME"]["valueFrom"]["secretKeyRef"] == {"name": "lab-mongodb", "key": "username"}
     assert env["MONGO_INITDB_ROOT_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "lab-mongodb", "key": "password"}
+    for who in ("reader", "writer"):  # keys not renamed in the values file keep their defaults
+        assert env[f"MONGO_INITDB_RAY101_{who.upper()}_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+            "name": "lab-mongodb", "key": f"mongodb-{who}-password"}
 
 
 def test_should_render_no_mongodb_but_keep_the_uri_when_mongodb_is_disabled_with_existing_secret():

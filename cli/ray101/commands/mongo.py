@@ -144,12 +144,22 @@ def _seed_local(uri: str, movies: int, comments: int, drop: bool, quiet: bool) -
 
 
 def _seed_cluster(cluster: str, movies: int, comments: int, drop: bool) -> dict:
-    # Seeding runs as a Ray job on the cluster, whose nodes reach MongoDB via RAY101_MONGO_URI.
+    # A Kubernetes cluster's Ray pods hold only the reader's URI: the CLI seeds the release's
+    # MongoDB itself, as the writer, through a port-forward (ray101.kube.mongodb). Other clusters:
+    # a Ray job on the cluster, whose nodes reach MongoDB via RAY101_MONGO_URI.
     from ray101 import store, targets
     from ray101.head.jobs import JobsAPI
 
     args = ["--movies", str(movies), "--comments", str(comments)] + (["--drop"] if drop else [])
     target = targets.resolve(cluster)
+    if target.kube is not None:
+        from ray101.kube.mongodb import writer_uri
+
+        click.echo(f"Seeding the MongoDB of {target.name} as its writer, through a port-forward", err=True)
+        with writer_uri(target) as (uri, notes):
+            for note in notes:
+                click.echo(f"Note: {note}", err=True)
+            return _seed_local(uri, movies, comments, drop, quiet=True)
     with connect(target) as conn:
         api = JobsAPI(conn)
         job_id = api.submit_module("seed-mflix", "ray101_jobs.seed_mflix", args, store.new_run_id())
@@ -164,7 +174,8 @@ def _seed_cluster(cluster: str, movies: int, comments: int, drop: bool) -> dict:
 
 @mongo_group.command(name="seed")
 @click.option("--uri", help="MongoDB to seed (default: RAY101_MONGO_URI or the local server)")
-@click.option("--cluster", metavar="NAME", help="seed from a Ray job on this cluster (Kubernetes)")
+@click.option("--cluster", metavar="NAME",
+              help="seed this cluster's MongoDB (Kubernetes: the release's, as its writer)")
 @context_option
 @_size("movies")
 @_size("comments")

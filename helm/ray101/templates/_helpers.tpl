@@ -79,17 +79,32 @@ The Secret holding the Ray auth token (key auth_token).
 {{- end }}
 
 {{/*
-A generated secret value that survives `helm upgrade`: reuse the value stored in the live Secret
-(Helm's lookup) and only generate a new random one when there is none (first install, or
-`helm template` / --dry-run, where lookup returns nothing). Returns the plain value.
-Usage: include "ray101.stableRandom" (dict "ctx" $ "secret" "name" "key" "k" "length" 32)
+A generated secret value that survives `helm upgrade`: the value stored in the live Secret (Helm's
+lookup). A new random one only on install, never on an upgrade: the running servers and the data
+volume still expect the old one, and `helm template` or a client-side --dry-run (no lookup) would
+otherwise hand out a different password without a word. On install, `volume` (a
+PersistentVolumeClaim name, optional) kept from an earlier install means the data expects a value
+this Secret no longer has: that fails too. `fix` (optional) ends the upgrade's error: what to do.
+Returns the plain value.
+Usage: include "ray101.stableRandom"
+  (dict "ctx" $ "secret" "name" "key" "k" "length" 32 "fix" "restore it" "volume" "claim")
 */}}
 {{- define "ray101.stableRandom" -}}
-{{- $live := lookup "v1" "Secret" .ctx.Release.Namespace .secret }}
+{{- $ns := .ctx.Release.Namespace }}
+{{- $live := lookup "v1" "Secret" $ns .secret }}
 {{- $data := dig "data" (dict) ($live | default (dict)) }}
+{{- $where := printf "Secret %s/%s" $ns .secret }}
+{{- $missing := ternary (printf "%s has no key %s" $where .key) (printf "%s was not found" $where) (not (empty $live)) }}
 {{- if hasKey $data .key }}
 {{- index $data .key | b64dec }}
+{{- else if .ctx.Release.IsUpgrade }}
+{{- fail (printf "helm upgrade: %s (helm template and a client-side --dry-run cannot read the cluster: use --dry-run=server), and a new random %s would not match the one in use; %s" $missing .key (.fix | default "restore the Secret, or uninstall and install again")) }}
 {{- else }}
+{{- if .volume }}
+{{- if lookup "v1" "PersistentVolumeClaim" $ns .volume }}
+{{- fail (printf "helm install: PersistentVolumeClaim %s/%s holds data from an earlier install, but %s: a new %s would not match the one the data expects; restore the Secret, or delete the claim and its data (make undeploy deletes both)" $ns .volume $missing .key) }}
+{{- end }}
+{{- end }}
 {{- randAlphaNum (int .length) }}
 {{- end }}
 {{- end }}
@@ -137,4 +152,49 @@ Usage: include "ray101.ray.podLabels" (dict "ctx" $ "key" $key)
 app.kubernetes.io/part-of: ray101
 app.kubernetes.io/instance: {{ .ctx.Release.Name }}
 ray101.io/cluster: {{ .key }}
+{{- end }}
+
+{{/*
+Refuse values that open a way in (called from secret-ray-auth.yaml): with auth.enabled false,
+anyone who reaches a head's dashboard or GCS port may run code on every Ray node, so no head may
+be exposed outside the Kubernetes cluster (serviceType NodePort or LoadBalancer, in
+clusterDefaults or a cluster entry). One line.
+*/}}
+{{- define "ray101.validate" -}}
+{{- if not .Values.auth.enabled }}
+{{- $default := .Values.clusterDefaults.head.serviceType | default "ClusterIP" }}
+{{- $exposed := list }}
+{{- range $key, $cluster := .Values.clusters }}
+{{- if $cluster.enabled }}
+{{- $type := dig "head" "serviceType" $default $cluster }}
+{{- if ne $type "ClusterIP" }}
+{{- $exposed = append $exposed (printf "%s (%s)" $key $type) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if $exposed }}
+{{- fail (printf "auth.enabled=false with the Ray head of %s exposed outside the cluster: anyone reaching it could run code on the Ray nodes; keep auth.enabled=true, or use serviceType ClusterIP (the CLI reaches heads through a port-forward)" (join ", " $exposed)) }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Selector of every Ray pod of this release (any cluster): the labels of "ray101.ray.podLabels".
+*/}}
+{{- define "ray101.ray.podSelector" -}}
+matchLabels:
+  app.kubernetes.io/part-of: ray101
+  app.kubernetes.io/instance: {{ .Release.Name }}
+matchExpressions:
+  - key: ray101.io/cluster
+    operator: Exists
+{{- end }}
+
+{{/*
+Labels of a pod that may use the Jobs API of this release's heads (the Ray NetworkPolicy lets it
+reach their dashboard port, and nothing else): the `helm test` pods.
+*/}}
+{{- define "ray101.ray.jobsClientLabels" -}}
+app.kubernetes.io/instance: {{ .Release.Name }}
+ray101.io/jobs-client: "true"
 {{- end }}
