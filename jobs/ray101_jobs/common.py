@@ -27,10 +27,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ray101_jobs import mongouri
+from ray101_jobs import mongouri, warm
 
 RESULT_PREFIX = "RAY101_RESULT "
 ERROR_PREFIX = "RAY101_ERROR "
+WARM_PREFIX = "RAY101_WARM "  # what the job left started for the next one (ray101_jobs.warm)
 
 
 class ParamError(ValueError):
@@ -237,9 +238,28 @@ def main(workload: Workload, run_once: Callable[[dict], Repetition], argv=None,
         cause = getattr(exc, "cause", None) or exc  # a RayTaskError wraps the task's exception
         message = f"{type(cause).__name__}: {cause}".strip().splitlines()[0][:500]
         print(ERROR_PREFIX + json.dumps({"workload": workload.name, "error": message}), flush=True)
+        _warm_next_job()
         sys.exit(1)
     print(RESULT_PREFIX + json.dumps(result, sort_keys=True), flush=True)
+    _warm_next_job()
     _disconnect()
+
+
+def _warm_next_job() -> None:
+    """Leave started workers on every node for the next job (ray101_jobs.warm), after the
+    result is printed: outside every timing. A failure here never fails the job."""
+    import ray
+
+    if not (ray.is_initialized() and os.environ.get("RAY_JOB_CONFIG_JSON_ENV_VAR")
+            and warm.enabled()):
+        return  # run by hand (a private Ray that goes away), or turned off
+    try:
+        rows = warm.refill()
+    except Exception as exc:  # noqa: BLE001 - a best-effort courtesy to the next job
+        print(f"ray101: could not keep workers warm for the next job: {type(exc).__name__}: "
+              f"{str(exc).splitlines()[0][:200] if str(exc) else ''}", file=sys.stderr, flush=True)
+        return
+    print(WARM_PREFIX + json.dumps(rows, sort_keys=True), flush=True)
 
 
 def _disconnect() -> None:
