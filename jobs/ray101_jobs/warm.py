@@ -8,8 +8,8 @@ start workers that belong to no job yet: at node start (``RAY_enable_worker_pres
 the local clusters and the chart set) and on request (the raylet's ``PrestartWorkers`` call).
 Any later job whose runtime environment is the same takes them.
 
-``refill()`` asks each alive node for as many such workers as it has CPUs, minus those it
-already holds, with this job's runtime environment (``{}`` on the local clusters and on a baked
+``refill()`` asks each alive node for as many such workers as it has CPUs, minus the idle ones
+it already holds, with this job's runtime environment (``{}`` on the local clusters and on a baked
 image; the ``py_modules`` ray101 ships on the stock image). It runs after the result line is
 printed, so it is outside every timing and costs the job a few milliseconds; the workers start
 while the next job's driver starts. A job with ``RAY101_WARM_WORKERS=0`` in its environment
@@ -30,6 +30,10 @@ _NIL_JOB = b"\xff\xff\xff\xff"
 
 def enabled() -> bool:
     return os.environ.get(ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def _empty(runtime_env: str | None) -> bool:
+    return not runtime_env or runtime_env.strip() in ("{}", "null")
 
 
 def idle_unassigned(stats) -> int:
@@ -66,7 +70,11 @@ def refill() -> list[dict]:
                 node_manager_pb2.GetNodeStatsRequest(include_memory_info=False),
                 timeout=RPC_TIMEOUT_S)
             row["idle"] = idle_unassigned(stats)
-            missing = max(cpus - row["idle"], 0)
+            # The raylet does not say which runtime environment an idle worker was started
+            # for. Workers of the empty one (node start, plain jobs) cannot run a job that
+            # ships py_modules, so such a job asks for all of its own; Ray's soft limit stops
+            # the surplus idle ones once they are KEEP_ALIVE_S old.
+            missing = max(cpus - row["idle"], 0) if _empty(runtime_env) else cpus
             if missing:
                 stub.PrestartWorkers(node_manager_pb2.PrestartWorkersRequest(
                     language=common_pb2.Language.PYTHON,
