@@ -7,6 +7,9 @@ from fixtures the tests put in it:
 - GET    /apis/ray.io/v1/namespaces/{ns}/rayclusters[?labelSelector=...]   (404 "page not found"
          for anything under /apis/ray.io when ``crd_installed`` is False, as without the CRD)
 - GET    /apis/ray.io/v1/namespaces/{ns}/rayclusters/{name}
+- POST   /apis/ray.io/v1/namespaces/{ns}/rayjobs (409 AlreadyExists for a taken name; 403 when
+         ``forbid_rayjobs``), GET and DELETE /apis/ray.io/v1/namespaces/{ns}/rayjobs/{name}:
+         a RayJob's status changes only when a test sets it (there is no operator)
 - GET    /api/v1/namespaces/{ns}/secrets/{name}
 - GET    /api/v1/namespaces/{ns}/pods[?labelSelector=...]
 - DELETE /api/v1/namespaces/{ns}/pods/{name}
@@ -57,6 +60,8 @@ class FakeKubeAPI:
         self.rayclusters: dict[tuple[str, str], dict] = {}
         self.pods: dict[tuple[str, str], dict] = {}
         self.secrets: dict[tuple[str, str], dict] = {}
+        self.rayjobs: dict[tuple[str, str], dict] = {}
+        self.forbid_rayjobs = False
         self.crd_installed = True
         # (namespace, pod) -> {pod port: local TCP port}: where the port-forward streams go.
         self.forward_to: dict[tuple[str, str], dict[int, int]] = {}
@@ -92,6 +97,9 @@ class FakeKubeAPI:
 
             def do_DELETE(self):
                 fake._handle(self, "DELETE")
+
+            def do_POST(self):
+                fake._handle(self, "POST")
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
@@ -151,6 +159,9 @@ class FakeKubeAPI:
                 return self._collection(handler, self.rayclusters, "RayClusterList",
                                         "ray.io/v1", m.group(1), m.group(2), selector,
                                         "rayclusters.ray.io")
+            m = re.fullmatch(r"/apis/ray\.io/v1/namespaces/([^/]+)/rayjobs(?:/([^/]+))?", path)
+            if m:
+                return self._rayjob(handler, method, m.group(1), m.group(2))
             m = re.fullmatch(r"/api/v1/namespaces/([^/]+)/secrets/([^/]+)", path)
             if m and method == "GET":
                 return self._collection(handler, self.secrets, "SecretList", "v1",
@@ -174,6 +185,34 @@ class FakeKubeAPI:
         if stream:  # long-lived: served without holding the lock
             return _serve_portforward(handler, *stream)
         self._send(handler, 404, b"404 page not found\n", "text/plain")
+
+    def _rayjob(self, handler, method: str, ns: str, name: str | None) -> None:
+        if method == "POST" and name is None:
+            length = int(handler.headers.get("Content-Length") or 0)
+            body = json.loads(handler.rfile.read(length) or b"{}")
+            key = (ns, body["metadata"]["name"])
+            if self.forbid_rayjobs:
+                return self._send(handler, 403, {
+                    "kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 403,
+                    "reason": "Forbidden", "message": f'rayjobs.ray.io is forbidden: User "fake" '
+                    f'cannot create resource "rayjobs" in API group "ray.io" in the namespace "{ns}"'})
+            if key in self.rayjobs:
+                return self._send(handler, 409, {
+                    "kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 409,
+                    "reason": "AlreadyExists",
+                    "message": f'rayjobs.ray.io "{key[1]}" already exists'})
+            body["metadata"]["namespace"] = ns
+            self.rayjobs[key] = body
+            return self._send(handler, 201, body)
+        if method == "GET" and name:
+            return self._collection(handler, self.rayjobs, "RayJobList", "ray.io/v1", ns, name,
+                                    None, "rayjobs.ray.io")
+        if method == "DELETE" and name:
+            obj = self.rayjobs.pop((ns, name), None)
+            if obj is None:
+                return self._not_found(handler, "rayjobs.ray.io", name)
+            return self._send(handler, 200, obj)
+        return self._send(handler, 405, b"method not allowed\n", "text/plain")
 
     def _collection(self, handler, table, list_kind, api_version, ns, name, selector, kind):
         if name is not None:

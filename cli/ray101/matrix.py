@@ -7,11 +7,15 @@ report still says what the other jobs did.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from ray101 import runner, targets
 from ray101.errors import Ray101Error
 from ray101.head.jobs import JobsAPI
+from ray101.kube import autoscale
+from ray101.kube.client import client as kube_client
+from ray101.kube.rayjob import VIA_JOBS_API, RayJobSubmitter
 
 
 def run_matrix(
@@ -25,9 +29,12 @@ def run_matrix(
     on_wait: Callable | None = None,
     on_status: Callable[[str, str, float], None] | None = None,
     on_retry: Callable[[str, float], None] | None = None,
+    vias: tuple[str, ...] = (VIA_JOBS_API,),
 ) -> tuple[list[dict], dict[str, dict]]:
     """Run each workload on each cluster (clusters one after another, so they never compete
-    for this machine's cores). Returns the run entries and the clusters' facts.
+    for this machine's cores), through each of ``vias`` (the Jobs API, KubeRay RayJobs).
+    Returns the run entries and the clusters' facts; runs through a RayJob are labelled
+    ``<cluster> via rayjob``, so the report puts the two paths side by side.
     ``on_wait`` hears how a KubeRay cluster's readiness is coming along (``targets.connect``);
     ``on_status`` hears the running job's status on every poll (``JobsAPI.poll``);
     ``on_retry`` each retry through a hiccup (``HeadClient.on_retry``)."""
@@ -37,35 +44,58 @@ def run_matrix(
     facts: dict[str, dict] = {}
     index = 0
     for target in resolved:
+        plan = [(via, label(target.name, via)) for via in vias]
         done = 0
+        watch: autoscale.Watch | None = None
         try:
             with targets.connect(target, on_wait) as conn:
-                api = JobsAPI(conn)
-                api.client.on_retry = on_retry
-                for wl in wls:
-                    on_start(target.name, wl.name)
-                    try:
-                        entry, _ = runner.run_on(api, wl, wl.defaults(), repeat, run_id,
-                                                 index + done, timeout, on_status=on_status)
-                    except Ray101Error as exc:  # the submission refused: the next job may work
-                        entry = runner.record_unreached(wl, target.name, run_id, index + done,
-                                                        wl.defaults(), repeat, exc.message)
-                    done += 1
-                    runs.append(entry)
-                    on_done(entry)
+                for via, name in plan:
+                    api = JobsAPI(conn) if via == VIA_JOBS_API else RayJobSubmitter(conn)
+                    api.client.on_retry = on_retry
+                    if watch is None and target.kube and target.kube.autoscaling:
+                        watch = autoscale.Watch(kube_client(), api.client, target.kube.raycluster,
+                                                target.kube.max_workers, target.kube.idle_timeout_s)
+                    for wl in wls:
+                        on_start(name, wl.name)
+                        submitted = time.time()
+                        try:
+                            entry, _ = runner.run_on(api, wl, wl.defaults(), repeat, run_id,
+                                                     index + done, timeout, on_status=on_status,
+                                                     label=name)
+                        except Ray101Error as exc:  # the submission refused: the next may work
+                            entry = runner.record_unreached(wl, name, run_id, index + done,
+                                                            wl.defaults(), repeat, exc.message)
+                        if watch is not None:
+                            watch.look(wl.name, submitted, time.time())
+                        done += 1
+                        runs.append(entry)
+                        on_done(entry)
+                if watch is not None:
+                    on_start(target.name, "workers going idle")
+                    watch.wait_idle()
         except Ray101Error as exc:  # the cluster itself: its remaining jobs are not run
-            for wl in wls[done:]:
-                entry = runner.record_unreached(wl, target.name, run_id, index + done,
+            for wl, name in [(w, n) for _, n in plan for w in wls][done:]:
+                entry = runner.record_unreached(wl, name, run_id, index + done,
                                                 wl.defaults(), repeat, exc.message)
                 done += 1
                 runs.append(entry)
                 on_done(entry)
         index += done
-        seen = next((r for r in runs if r["cluster"] == target.name and r.get("nodes")), {})
-        facts[target.name] = {
-            "kind": target.kind,
-            "topology": target.topology,
-            "nodes": seen.get("nodes", target.nodes),
-            "cpus": seen.get("cpus", target.cpus),
-        }
+        for via, name in plan:
+            seen = next((r for r in runs if r["cluster"] == name and r.get("nodes")), {})
+            facts[name] = {
+                "kind": target.kind,
+                "topology": target.topology,
+                "nodes": seen.get("nodes", target.nodes),
+                "cpus": seen.get("cpus", target.cpus),
+                "via": via,
+            }
+            if watch is not None:  # the autoscaler's work, once per cluster
+                facts[name]["autoscaling"] = watch.report()
+                watch = None
     return runs, facts
+
+
+def label(cluster: str, via: str) -> str:
+    """The name a comparison gives a cluster reached through ``via``."""
+    return cluster if via == VIA_JOBS_API else f"{cluster} via {via}"

@@ -29,6 +29,11 @@ class KubeInfo:
     jobs_in_image: bool = False  # the image has ray101_jobs: no runtime_env needed
     dashboard_port: int = 8265  # the head's ports as the chart set them (headPorts)
     serve_port: int = 8000
+    # KubeRay's autoscaler runs the workers (enableInTreeAutoscaling): between min and max.
+    autoscaling: bool = False
+    min_workers: int | None = None
+    max_workers: int | None = None
+    idle_timeout_s: int | None = None
 
 
 @dataclass

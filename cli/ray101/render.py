@@ -68,6 +68,36 @@ def incomplete(data: dict) -> str:
             f"cluster: {jobs}. The rest of the report stands.")
 
 
+def autoscaling(data: dict) -> list[str]:
+    """Per autoscaling cluster: each worker KubeRay made (pod created, Ray node alive, first
+    task, in seconds after the submission of the job that was running when it was made) and
+    whether the workers were gone again after the last job."""
+    lines = []
+    for name, facts in data["clusters"].items():
+        auto = facts.get("autoscaling")
+        if not auto:
+            continue
+        lines += ["", f"Autoscaling `{name}` (KubeRay's autoscaler, up to {auto['max_workers']} "
+                  f"workers, idle timeout {auto['idle_timeout_s']} s): seconds after the "
+                  "submission of the job during which each worker pod was made.", "",
+                  "| worker pod | made during | pod created | Ray node alive | first task | "
+                  "first task during |", "|---|---|---|---|---|---|"]
+        for w in auto["workers"]:
+            lines.append(f"| {w['pod']} | {w['made_during']} | {_s(w['created_s'])} | "
+                         f"{_s(w['node_alive_s'])} | {_s(w['first_task_s'])} | "
+                         f"{w['first_task_during'] or '—'} |")
+        if not auto["workers"]:
+            lines.append("| (none: no job waited for CPUs) | | | | | |")
+        down = auto.get("scaled_down") or {}
+        if down.get("gone"):
+            lines += ["", f"Idle again: no worker left {down['after_s']:.0f} s after the last job."]
+        elif down:
+            lines += ["", f"Still {down['left']} worker(s) {down['after_s']:.0f} s after the last "
+                      "job."]
+        lines += [f"Not measured: {e}" for e in auto.get("errors") or []]
+    return lines
+
+
 def markdown(data: dict) -> str:
     header, body = table_rows(data)
     facts = ", ".join(
@@ -88,6 +118,7 @@ def markdown(data: dict) -> str:
     lines += ["| " + " | ".join(r) + " |" for r in body]
     if incomplete(data):
         lines += ["", incomplete(data)]
+    lines += autoscaling(data)
     lines += ["", "Speedup = warm runtime on the single-node cluster / on the multi-node one.",
               "Ideal = perfect parallelism over the cluster's CPUs (— where none is defined)."]
     return "\n".join(lines) + "\n"

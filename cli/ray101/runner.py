@@ -47,9 +47,12 @@ def run_on(
     on_log: Callable[[str], None] | None = None,
     on_submit: Callable[[str], None] | None = None,
     on_status: Callable[[str, str, float], None] | None = None,
+    label: str | None = None,
 ) -> tuple[dict, JobOutcome]:
     """Submit, follow to the end (stopping the job at ``timeout``, by default the workload's
-    ceiling), and record the result, also when the head stopped answering (``UNKNOWN``)."""
+    ceiling), and record the result, also when the head stopped answering (``UNKNOWN``).
+    The record names the cluster ``label`` (default: the cluster's name; a comparison of both
+    submission paths labels the RayJob one) and how the job went in (``via``)."""
     started = time.monotonic()
     timeout = wl.default_timeout(params, repeat) if timeout is None else timeout
     job_id = submission_id(wl.name, api.conn.target.name, run_id, index)
@@ -68,7 +71,9 @@ def run_on(
         except KeyboardInterrupt:
             stop_on_interrupt(api, job_id)
             raise
-    entry = store.entry_from(outcome, wl.name, api.conn.target.name, run_id, params, repeat)
+    entry = store.entry_from(outcome, wl.name, label or api.conn.target.name, run_id, params,
+                             repeat)
+    entry["via"] = api.via
     store.record(run_id, entry)
     return entry, outcome
 

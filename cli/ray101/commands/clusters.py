@@ -33,7 +33,9 @@ def probe(target: Target) -> bool:
 def clusters_cmd(as_json: bool, no_k8s: bool) -> None:
     """List registered local clusters and the KubeRay clusters of the kube context.
 
-    The token file's path (KubeRay: the Secret's name) is shown, never the token.
+    The token file's path (KubeRay: the Secret's name) is shown, never the token. An
+    autoscaling KubeRay cluster (topology auto) shows its nodes as a range, head plus KubeRay's
+    autoscaler's fewest to most workers, and how long a worker may stay idle.
 
     Example: ray101 clusters --json
     """
@@ -48,7 +50,8 @@ def clusters_cmd(as_json: bool, no_k8s: bool) -> None:
             "name": t.name, "kind": t.kind, "jobs_url": t.jobs_url or "(port-forward)",
             "topology": t.topology, "nodes": t.nodes, "cpus": t.cpus, "auth": t.auth,
             "token_file": t.token_file, "token_secret": t.token_secret, "answers": probe(t), **(
-                {k: getattr(t.kube, k) for k in ("state", "desired_workers", "available_workers")}
+                {k: getattr(t.kube, k) for k in ("state", "desired_workers", "available_workers",
+                                                 "min_workers", "max_workers", "idle_timeout_s")}
                 if t.kube else {}
             ),
         })
@@ -64,7 +67,11 @@ def clusters_cmd(as_json: bool, no_k8s: bool) -> None:
         if r["kind"] == K8S:  # KubeRay: its state and workers available / desired
             answers = (f"{r['state'] or 'no status'}, workers "
                        f"{r['available_workers'] or 0}/{r['desired_workers'] or 0}")
-        table.add_row(r["name"], r["kind"], r["jobs_url"], str(r["nodes"] or "?"),
+        nodes = str(r["nodes"] or "?")
+        if r.get("max_workers") is not None:  # autoscaling: the head plus min..max workers
+            nodes = f"{1 + (r['min_workers'] or 0)}-{1 + r['max_workers']}"
+            answers += f", idle workers go after {r['idle_timeout_s']} s"
+        table.add_row(r["name"], r["kind"], r["jobs_url"], nodes,
                       f"{r['cpus']:g}" if r["cpus"] else "?", r["auth"],
                       r["token_file"] or (r["token_secret"] and f"Secret {r['token_secret']}") or "—",
                       answers)

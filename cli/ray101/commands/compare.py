@@ -8,7 +8,15 @@ from pathlib import Path
 
 import click
 
-from ray101.commands.options import NameList, Seconds, WritableFolder, context_option, json_option
+from ray101.commands.options import (
+    VIAS,
+    NameList,
+    Seconds,
+    WritableFolder,
+    context_option,
+    json_option,
+    needs_kuberay,
+)
 from ray101.commands.output import ReadyDisplay, console, print_json, print_table, retry_notice
 
 
@@ -24,9 +32,12 @@ from ray101.commands.output import ReadyDisplay, console, print_json, print_tabl
               help="Folder for compare.json, .md, .png and .html (checked writable first).")
 @click.option("--timeout", type=Seconds(), default=None, metavar="S",
               help="Stop any one job after S seconds (default: each workload's ceiling).")
+@click.option("--via", "vias", type=NameList(), default="jobs-api", show_default=True,
+              help="How jobs go in: jobs-api, rayjob (KubeRay clusters only), or "
+                   "jobs-api,rayjob for both side by side (`<cluster> via rayjob` in the report).")
 @json_option
 def compare_cmd(clusters: list[str], workload_list: list[str], repeat: int, out: Path,
-                timeout: float | None, as_json: bool) -> None:
+                timeout: float | None, vias: list[str], as_json: bool) -> None:
     """Run every workload on every cluster and compare runtimes and outputs.
 
     Prints, per workload, the cold and warm runtime on each cluster against the ideal, the
@@ -34,6 +45,10 @@ def compare_cmd(clusters: list[str], workload_list: list[str], repeat: int, out:
     compare.json, compare.md, compare.png and compare.html. A job whose cluster stops
     answering is recorded as UNKNOWN and the comparison goes on: the report says what is
     missing. Exits 1 if a run did not succeed or outputs differ.
+
+    An autoscaling KubeRay cluster (k8s-auto) gets a section of its own: when its workers were
+    made, joined Ray and ran their first task, and, after its last job, how long until they
+    were gone again (at most its idle timeout plus 90 s).
 
     Example: ray101 compare --clusters local-single,local-multi --repeat 3 --out results
     """
@@ -49,6 +64,16 @@ def compare_cmd(clusters: list[str], workload_list: list[str], repeat: int, out:
             runner.workload(name)  # unknown names fail before anything runs
         except Ray101Error as exc:
             raise click.BadParameter(exc.message, param_hint="'--workloads'") from None
+    for via in vias:
+        if via not in VIAS:
+            raise click.BadParameter(f"'{via}' is not one of {', '.join(VIAS)}",
+                                     param_hint="'--via'")
+    if "rayjob" in vias:
+        from ray101 import targets
+
+        for name in clusters:
+            target = targets.resolve(name)
+            needs_kuberay(target.name, target.kind, "rayjob")
     cluster_names = clusters
     run_id = store.new_run_id()
     started = time.monotonic()
@@ -83,7 +108,8 @@ def compare_cmd(clusters: list[str], workload_list: list[str], repeat: int, out:
         try:
             runs, facts = matrix.run_matrix(
                 cluster_names, names, repeat, run_id, on_start, on_done, timeout,
-                on_wait=ReadyDisplay(), on_status=on_status, on_retry=retry_notice)
+                on_wait=ReadyDisplay(), on_status=on_status, on_retry=retry_notice,
+                vias=tuple(vias))
         except KeyboardInterrupt:
             sys.exit(130)
     data = comparison.report(runs, facts, run_id, repeat, time.monotonic() - started)

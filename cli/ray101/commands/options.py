@@ -165,6 +165,16 @@ def cluster_option(f: FC) -> FC:
     """``--cluster``, and ``--context`` for when the cluster is a KubeRay one."""
     return _cluster(context_option(f))
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+# How jobs go in (ray101.kube.rayjob.VIAS): the Jobs API, or a KubeRay RayJob to the running
+# cluster (KubeRay clusters only).
+VIAS = ("jobs-api", "rayjob")
+
+
+def needs_kuberay(target_name: str, kind: str, via: str) -> None:
+    """``--via rayjob`` on a cluster that is not a KubeRay one: a usage error (exit 2)."""
+    if via == "rayjob" and kind != "k8s":
+        raise click.UsageError(f"--via rayjob needs a KubeRay cluster (k8s-*); {target_name} is "
+                               f"a {kind} cluster: use --via jobs-api")
 param_option = click.option(
     "--param", "-p", "params", multiple=True, metavar="KEY=VALUE",
     help="Workload parameter (repeatable); `ray101 workloads` lists them.",

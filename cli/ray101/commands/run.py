@@ -8,10 +8,12 @@ from typing import TYPE_CHECKING
 import click
 
 from ray101.commands.options import (
+    VIAS,
     Seconds,
     WorkloadName,
     cluster_option,
     json_option,
+    needs_kuberay,
     param_option,
     parse_params,
     repeat_option,
@@ -19,6 +21,7 @@ from ray101.commands.options import (
 from ray101.commands.output import JobWait, connect, console, log_printer, print_json, retry_notice, summary_line
 
 if TYPE_CHECKING:
+    from ray101.head.jobs import JobsAPI
     from ray101_jobs.common import Workload
 
 
@@ -31,10 +34,16 @@ if TYPE_CHECKING:
               help="Stop the job after S seconds and exit 1 (default: the workload's ceiling, "
                    "`ray101 workloads` shows it).")
 @click.option("--quiet", "-q", is_flag=True, help="Do not echo the job's log.")
+@click.option("--via", type=click.Choice(VIAS), default="jobs-api", show_default=True,
+              help="Submit through the head's Jobs API, or as a KubeRay RayJob to the running "
+                   "cluster (k8s-* only; the RayJob is deleted when the job has ended).")
 @json_option
 def run_cmd(workloads: tuple, cluster: str, repeat: int, params: tuple[str, ...],
-            timeout: float | None, quiet: bool, as_json: bool) -> None:
+            timeout: float | None, quiet: bool, via: str, as_json: bool) -> None:
     """Run WORKLOAD(s) on a cluster through the Jobs API and wait for the result.
+
+    With --via rayjob each job goes in as a KubeRay RayJob (`kubectl get rayjobs` shows it while
+    it runs), its status is read from the RayJob, its log and result from the dashboard.
 
     Shows the job's log while it runs, prints the result and records it. Exits 0 when every
     job SUCCEEDED, else 1 with the job's message and driver exit code. A job runs at most its
@@ -50,18 +59,25 @@ def run_cmd(workloads: tuple, cluster: str, repeat: int, params: tuple[str, ...]
 
     chosen = [(wl, parse_params(wl, params)) for wl in workloads]
     target = targets.resolve(cluster)
+    needs_kuberay(target.name, target.kind, via)
     run_id = store.new_run_id()
     entries = []
     failed = []
     try:
         with connect(target) as conn:
-            api = JobsAPI(conn)
+            if via == "rayjob":
+                from ray101.kube.rayjob import RayJobSubmitter
+
+                api: JobsAPI = RayJobSubmitter(conn)
+            else:
+                api = JobsAPI(conn)
             api.client.on_retry = retry_notice
             for index, (wl, values) in enumerate(chosen):
                 on_submit = None
                 if not as_json:
                     on_submit = lambda job_id, wl=wl: click.echo(  # noqa: E731
-                        f"Submitted {wl.name} to {target.name} as {job_id}", err=True)
+                        f"Submitted {wl.name} to {target.name} as {describe(api, job_id)}",
+                        err=True)
                 with JobWait(quiet=as_json, label=f"{wl.name} on {target.name}") as wait:
                     entry, outcome = runner.run_on(
                         api, wl, values, repeat, run_id, index, timeout,
@@ -81,6 +97,15 @@ def run_cmd(workloads: tuple, cluster: str, repeat: int, params: tuple[str, ...]
                 console().print(summary_line(entry))
     if failed:
         raise Ray101Error("; ".join(failed))
+
+
+def describe(api: JobsAPI, job_id: str) -> str:
+    """A submitted job as the user can find it: the RayJob too when it went in as one."""
+    from ray101.kube.rayjob import RayJobSubmitter
+
+    if isinstance(api, RayJobSubmitter):
+        return f"RayJob {api.where(job_id).split(' ', 1)[1]} (job {job_id})"
+    return job_id
 
 
 @click.command("submit")

@@ -14,7 +14,8 @@ SHAPES: dict[str, tuple[str, tuple[str, ...], str]] = {
     "clusters": ("list", ("name", "kind", "jobs_url", "topology", "nodes", "cpus", "auth",
                           "token_file", "answers"),
                  "one object per cluster; KubeRay ones add state, desired_workers, "
-                 "available_workers"),
+                 "available_workers, min_workers, max_workers, idle_timeout_s (null unless "
+                 "autoscaling)"),
     "run": ("list", ("workload", "cluster", "job_id", "status", "output", "runtimes_s", "ideal_s",
                      "node_ips", "end_to_end_s", "message"),
             "one run entry per workload, also for a single workload"),

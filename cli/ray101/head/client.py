@@ -146,6 +146,22 @@ class HeadClient:
         rows = ((body.get("data") or {}).get("result") or {}).get("result") or []
         return [r for r in rows if r.get("state") == "ALIVE"]
 
+    def state_rows(self, resource: str, filters: tuple[tuple[str, str], ...] = (),
+                   timeout: float = 5.0) -> list[dict] | None:
+        """Rows of the State API's ``resource`` (``nodes``, ``tasks``) in detail, each filter
+        ``(key, value)`` an equality; None when the head does not answer (one try)."""
+        from urllib.parse import urlencode
+
+        query = [("limit", "1000"), ("detail", "true")]
+        for key, value in filters:
+            query += [("filter_keys", key), ("filter_predicates", "="), ("filter_values", value)]
+        try:
+            body = self.request("GET", f"/api/v0/{resource}?{urlencode(query)}",
+                                f"list {resource}", retry=False, timeout=timeout)
+        except Ray101Error:
+            return None
+        return ((body.get("data") or {}).get("result") or {}).get("result") or []
+
     def alive_nodes(self, timeout: float = 3.0) -> list[str] | None:
         """IPs of the cluster's alive nodes, or None when it does not answer."""
         rows = self.alive_node_rows(timeout)

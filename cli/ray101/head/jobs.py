@@ -118,6 +118,8 @@ def submission_id(name: str, cluster: str, run_id: str, index: int = 0) -> str:
 class JobsAPI:
     """One cluster's Jobs API, reached through ``conn``."""
 
+    via = "jobs-api"  # how jobs are submitted (kube.rayjob.RayJobSubmitter: "rayjob")
+
     def __init__(self, conn: Connection, client: HeadClient | None = None):
         self.conn = conn
         self.url = conn.jobs_url

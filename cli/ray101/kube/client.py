@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from kubernetes.client.exceptions import ApiException
 
 GROUP, VERSION, PLURAL = "ray.io", "v1", "rayclusters"
+RAYJOBS = "rayjobs"
 PART_OF_SELECTOR = "app.kubernetes.io/part-of=ray101"
 DEFAULT_NAMESPACE = "ray101"
 API_TIMEOUT = (5, 15)  # connect, read (seconds) for every Kubernetes API call
@@ -67,16 +68,18 @@ class Kube:
         return self.api.sanitize_for_serialization(obj)
 
     def call(self, fn: Callable[[], Any], what: str,
-             missing: str | Callable[[], str] | None = None) -> Any:
+             missing: str | Callable[[], str] | None = None, absent_ok: bool = False) -> Any:
         """Run one API call (``what`` says what it does: "list RayClusters in ..."); turn API
         and network failures into one-line errors. ``missing``: the error for HTTP 404 (a
-        callable is asked only then)."""
+        callable is asked only then); ``absent_ok``: HTTP 404 returns None instead."""
         from kubernetes.client.exceptions import ApiException
         from urllib3.exceptions import HTTPError
 
         try:
             return fn()
         except ApiException as exc:
+            if exc.status == 404 and absent_ok:
+                return None
             if exc.status in (401, 403):
                 raise Ray101Error(
                     f"the Kubernetes API (context {self.context}) refused to {what} "
@@ -118,6 +121,31 @@ class Kube:
             f"read RayCluster {self.namespace}/{name}",
             missing=gone,
         )
+
+    def create_rayjob(self, body: dict) -> dict:
+        name = body["metadata"]["name"]
+        return self.call(
+            lambda: self.custom.create_namespaced_custom_object(
+                GROUP, VERSION, self.namespace, RAYJOBS, body, _request_timeout=API_TIMEOUT),
+            f"create RayJob {self.namespace}/{name}",
+            missing=(f"KubeRay's RayJob CRD (ray.io/v1 rayjobs) is not installed in context "
+                     f"{self.context}: run `make operator`"),
+        )
+
+    def get_rayjob(self, name: str) -> dict | None:
+        """The RayJob, or None when it does not exist (any more)."""
+        return self.call(
+            lambda: self.custom.get_namespaced_custom_object(
+                GROUP, VERSION, self.namespace, RAYJOBS, name, _request_timeout=API_TIMEOUT),
+            f"read RayJob {self.namespace}/{name}", absent_ok=True)
+
+    def delete_rayjob(self, name: str) -> bool:
+        """Delete the RayJob (KubeRay's finalizer stops its Ray job first if it still runs);
+        False when it was already gone."""
+        return self.call(
+            lambda: self.custom.delete_namespaced_custom_object(
+                GROUP, VERSION, self.namespace, RAYJOBS, name, _request_timeout=API_TIMEOUT),
+            f"delete RayJob {self.namespace}/{name}", absent_ok=True) is not None
 
     def list_pods(self, raycluster: str) -> list[dict]:
         pods = self.call(

@@ -79,6 +79,8 @@ def target_from(rc: dict, namespace: str) -> Target:
     if head_cpus is not None and all(c is not None for c in group_cpus):
         cpus = head_cpus + sum((c or 0.0) * n for c, n in zip(group_cpus, pods_per_group, strict=True))
     dashboard_port, serve_port = head_ports(head)
+    autoscaling = bool(spec.get("enableInTreeAutoscaling"))
+    idle = (spec.get("autoscalerOptions") or {}).get("idleTimeoutSeconds")
     auth = spec.get("authOptions") or {}
     token = auth.get("mode") == "token"
     secret = auth.get("secretName")
@@ -86,7 +88,7 @@ def target_from(rc: dict, namespace: str) -> Target:
         name=f"k8s-{key}",
         kind=K8S,
         jobs_url=None,
-        topology="single" if workers == 0 else "multi",
+        topology="auto" if autoscaling else "single" if workers == 0 else "multi",
         nodes=1 + workers,
         cpus=cpus,
         auth="token" if token else "none",
@@ -105,6 +107,11 @@ def target_from(rc: dict, namespace: str) -> Target:
             jobs_in_image=(meta.get("annotations") or {}).get(JOBS_IN_IMAGE) == "true",
             dashboard_port=dashboard_port,
             serve_port=serve_port,
+            autoscaling=autoscaling,
+            min_workers=sum(int(g.get("minReplicas") or 0) for g in groups) if autoscaling else None,
+            max_workers=sum(int(g.get("maxReplicas") or 0) for g in groups) if autoscaling else None,
+            idle_timeout_s=int(idle) if autoscaling and idle is not None else (
+                60 if autoscaling else None),  # KubeRay's default
         ),
     )
 

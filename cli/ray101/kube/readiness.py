@@ -119,13 +119,15 @@ def wait_ready(kube: Kube, target: Target, timeout: float | None = None,
     Calls ``on_progress`` after each look at a cluster that is not ready yet, and once with
     ``finished=True`` when the wait ends (if it was called before). Fails at once when pods
     cannot be scheduled (after a short grace), the cluster is suspended or failed, or no
-    operator answers.
+    operator answers. An autoscaling cluster is ready with its head: its workers come and go
+    with the work (a worker Pending for CPUs is the autoscaler's to wait for, not an error).
     """
     timeout = ready_timeout() if timeout is None else timeout
     name = raycluster_name(target)
     key = target.kube.key if target.kube else target.name.removeprefix("k8s-")
     where = f"RayCluster {kube.namespace}/{name} in context {kube.context}"
     started = time.monotonic()
+    autoscaling = bool(target.kube and target.kube.autoscaling)
     first_unschedulable: dict[str, float] = {}
     last: ReadyProgress | None = None
     try:
@@ -136,7 +138,7 @@ def wait_ready(kube: Kube, target: Target, timeout: float | None = None,
             now = time.monotonic()
             waited = now - started
             for pod in pods:
-                message = unschedulable(pod)
+                message = None if autoscaling and node_type(pod) != "head" else unschedulable(pod)
                 pod_name = (pod.get("metadata") or {}).get("name", "?")
                 if message is None:
                     first_unschedulable.pop(pod_name, None)
@@ -146,7 +148,7 @@ def wait_ready(kube: Kube, target: Target, timeout: float | None = None,
                     raise Ray101Error(f"{explain_unschedulable(pod, message, key)} "
                                       f"(context {kube.context})")
             heads = [p for p in pods if node_type(p) == "head" and _pod_ready(p)]
-            if heads and is_ready(status) and _workers_ready(status):
+            if heads and is_ready(status) and (autoscaling or _workers_ready(status)):
                 return heads[0]
             if (rc.get("spec") or {}).get("suspend") or status.get("state") == "suspended":
                 raise Ray101Error(f"cluster {target.name} ({where}) is suspended "
