@@ -79,8 +79,8 @@ def summary_line(entry: dict) -> str:
 
 
 def log_printer() -> Callable[[str], None]:
-    """Echo a job's log as it arrives, minus the machine-readable result line."""
-    from ray101_jobs.common import RESULT_PREFIX
+    """Echo a job's log as it arrives, minus the machine-readable result and warm-workers lines."""
+    from ray101_jobs.common import RESULT_PREFIX, WARM_PREFIX
 
     pending = [""]
 
@@ -89,7 +89,7 @@ def log_printer() -> Callable[[str], None]:
         lines = text.split("\n")
         pending[0] = lines.pop()  # keep a partial last line for the next chunk
         for line in lines:
-            if not line.startswith(RESULT_PREFIX):
+            if not line.startswith((RESULT_PREFIX, WARM_PREFIX)):
                 # sys.stdout as it is now: while a progress line is drawn, rich's proxy,
                 # which prints the log above that line instead of through it.
                 sys.stdout.write(line + "\n")

@@ -1,0 +1,88 @@
+"""The logic of workers kept warm (jobs/ray101_jobs/warm.py) and its section of the bench page,
+without a cluster: which workers in the raylet's own GetNodeStats reply count as kept, what turns
+it off, that the local nodes ask Ray to start workers with the node, and how section 1b reads.
+tests/test_warm_workers.py shows the same on the real clusters."""
+
+import sys
+from pathlib import Path
+
+import pytest
+from ray.core.generated import common_pb2, node_manager_pb2
+
+from ray101.local import cluster, plan
+from ray101_jobs import warm
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # bench/ is not an installed package
+from bench import report  # noqa: E402
+
+NIL_JOB = b"\xff\xff\xff\xff"
+NIL_ACTOR = b"\xff" * 16
+
+
+def _worker(job=NIL_JOB, kind=0, actor=NIL_ACTOR, running=0):
+    return common_pb2.CoreWorkerStats(job_id=job, worker_type=kind, actor_id=actor,
+                                      num_running_tasks=running, pid=1)
+
+
+def test_only_idle_workers_of_no_job_count_as_kept():
+    reply = node_manager_pb2.GetNodeStatsReply(core_workers_stats=[
+        _worker(),                                   # started, no job yet: kept
+        _worker(job=b""),                            # no job id at all: kept
+        _worker(job=b"\x02\x00\x00\x00"),            # bound to job 02000000
+        _worker(kind=1, job=b"\x02\x00\x00\x00"),    # a driver
+        _worker(actor=b"\x01" * 16),                 # an actor's process
+        _worker(running=1),                          # busy
+    ])
+    assert warm.idle_unassigned(reply) == 2
+    assert warm.idle_unassigned(node_manager_pb2.GetNodeStatsReply()) == 0
+
+
+@pytest.mark.parametrize("value,expected", [(None, True), ("1", True), ("yes", True), ("0", False),
+                                            ("false", False), (" OFF ", False)])
+def test_warm_workers_are_on_unless_the_job_says_no(monkeypatch, value, expected):
+    if value is None:
+        monkeypatch.delenv(warm.ENV, raising=False)
+    else:
+        monkeypatch.setenv(warm.ENV, value)
+    assert warm.enabled() is expected
+
+
+def test_the_empty_runtime_env_is_told_from_a_shipped_one():
+    assert warm._empty("{}") and warm._empty("") and warm._empty(None)
+    assert not warm._empty('{"py_modules": ["gcs://_ray_pkg_0123.zip"]}')
+
+
+def test_local_nodes_start_their_workers_with_the_node(monkeypatch, tmp_path):
+    monkeypatch.setenv("RAY101_HOME", str(tmp_path))
+    monkeypatch.delenv("RAY_enable_worker_prestart", raising=False)
+    p = plan.make_plan(netns=False, is_free=lambda port: True)
+    env = cluster._node_env(p, p.nodes[0], None)
+    assert env["RAY_enable_worker_prestart"] == "1"
+
+
+def _cold(cold_with, cold_without, hop):
+    def job(i, with_, cold):
+        return {"job": i, "warm_workers": with_, "ok": True, "runtimes_s": [cold, 1.02, 1.01],
+                "cold_s": cold, "warm_s": 1.015, "time_to_result_s": cold + 6, "command": "ray job submit"}
+    return {"cluster": "local-multi", "settle_s": 5.0, "submit_env": "RAY_AUTH_MODE=token",
+            "jobs": [job(1, False, cold_without), job(1, True, cold_with)],
+            "with": {"jobs": 1, "cold_s": cold_with, "warm_s": 1.015, "time_to_result_s": cold_with + 6},
+            "without": {"jobs": 1, "cold_s": cold_without, "warm_s": 1.015,
+                        "time_to_result_s": cold_without + 6},
+            "hop": {"command": "ray101 run task-dependencies", "runtimes_s": [1.5] + [hop] * 4,
+                    "ideal_s": 1.0, "warm_s": hop, "over_ideal_pct": round(100 * (hop - 1), 1)},
+            "oneshot": [{"how": "working-dir", "try": 1, "ok": True, "printed_s": 3.1,
+                         "time_to_result_s": 9.0, "command": "ray job submit --working-dir bench/oneshot"}]}
+
+
+def test_the_cold_start_section_states_both_targets_from_the_data():
+    d = {"cold_start": _cold(1.21, 3.48, 1.02), "targets": {"compare_s": 180, "run_over_submit": 0.4}}
+    text = "\n".join(report._cold_section(d))
+    assert "cold **1.21 s with** against 3.48 s without" in text
+    assert "at most 1.5 s (the tutorial printed 1.02 s): met" in text
+    assert "**+2.0%** (target at most +3%: met)" in text
+    assert "| working-dir | 3.10 | 9.00 |" in text
+    targets = "\n".join(report._targets(d))
+    assert "**1.21 s** against at most 1.5 s (tutorial 1.02 s): met; 3.48 s without" in targets
+    missed = "\n".join(report._cold_section({"cold_start": _cold(1.8, 3.5, 1.06)}))
+    assert "1.02 s): **missed**" in missed and "**+6.0%** (target at most +3%: **missed**)" in missed
