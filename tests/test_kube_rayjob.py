@@ -29,7 +29,7 @@ def fake(tmp_path, monkeypatch):
     the fake API server, whose head pods forward to a fake Ray head."""
     api = fk.FakeKubeAPI().start()
     fk.lab(api, TOKEN)
-    for (ns, name), rc in list(api.rayclusters.items()):
+    for rc in api.rayclusters.values():
         rc["metadata"]["annotations"]["ray101.io/jobs-in-image"] = "true"
     head = FakeRayHead()
     for (ns, name), pod in api.pods.items():

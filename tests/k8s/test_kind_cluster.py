@@ -10,12 +10,16 @@ replaces the Ray pods), `make undeploy`, `make clean-cluster`. Between them: the
 on two nodes, seen in the pods' placement and in Ray's node IPs in the results, and the chart's
 NetworkPolicies enforced by a real engine (kube-network-policies, k8s/policy/): pods without the
 chart's labels are refused by MongoDB, pods of other namespaces by the Ray pods too, while the Ray
-pods reach each other across nodes and MongoDB. The stages share one cluster; the module fixture
-tears it down even when a stage fails, and the last test checks that the host is as before.
+pods reach each other across nodes and MongoDB. The chart goes in with the autoscaling cluster
+(`--set clusters.auto.enabled=true`): k8s-auto grows from no worker to two for a job and shrinks
+again when idle, and a workload goes in as a KubeRay RayJob beside the Jobs API (kuberay_native.py,
+shared with the host tier). The stages share one cluster; the module fixture tears it down even
+when a stage fails, and the last test checks that the host is as before.
 
 Wall time of each stage goes to results/k8s/kind-timings.json, pod placement to
 results/k8s/kind-placement.json, Ray's node IPs of k8s-multi to results/k8s/kind-node-ips.json,
-the policy checks to results/k8s/kind-policy.json.
+the policy checks to results/k8s/kind-policy.json, the scale-up and the RayJob to
+results/k8s/kind-autoscaling.json and kind-rayjob.json.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ import pytest
 if os.environ.get("RAY101_TEST_K8S") != "1" or os.environ.get("PROVIDER") != "kind":
     pytest.skip("the kind tier: `make test-k8s PROVIDER=kind` (root, minutes)", allow_module_level=True)
 
+import kuberay_native  # noqa: E402  (issue 19's stages, shared with the host tier)
 import test_real_cluster as host_tier  # noqa: E402  (its helpers and two of its stages, as they are)
 
 REPO = host_tier.REPO
@@ -96,7 +101,9 @@ def env(tmp_path_factory):
     tools = Path(e.get("RAY101_TOOLS") or REPO / ".tools")
     e.update(PROVIDER="kind", KIND_NODE_IMAGE="local", KUBECONFIG=str(home / "kubeconfig"),
              RAY101_HOME=str(home / "ray101"), KIND_CLUSTER_NAME=CLUSTER,
-             PATH=f"{tools / 'bin'}:{REPO / '.venv' / 'bin'}:{e['PATH']}")
+             PATH=f"{tools / 'bin'}:{REPO / '.venv' / 'bin'}:{e['PATH']}",
+             # `make deploy` adds the autoscaling cluster (k8s-auto); make reads HELM_ARGS here
+             HELM_ARGS="--set clusters.auto.enabled=true")
     e.pop("DOCKER_HOST", None)
     return e
 
@@ -301,9 +308,28 @@ def test_dashboard_through_make_dashboard(env):
     host_tier.test_dashboard_through_make_dashboard(env)
 
 
+def test_autoscaling_cluster_grows_and_shrinks(env):
+    """k8s-auto: no worker while idle; KubeRay's autoscaler adds workers for a job that keeps the
+    head's CPUs busy, the job's tasks run on them, and they go away after the idle timeout."""
+    start = time.monotonic()
+    kuberay_native.autoscaling_stage(env, RESULTS, prefix="kind-")
+    TIMINGS["autoscaling"] = round(time.monotonic() - start, 1)
+    write("kind-timings.json", {"cache": "cold" if COLD else "warm", "seconds": TIMINGS})
+
+
+def test_rayjob_beside_the_jobs_api(env):
+    """One workload as a KubeRay RayJob (clusterSelector, HTTPMode) and through the Jobs API: the
+    same output, the job in the dashboard under its name, the RayJob deleted afterwards."""
+    start = time.monotonic()
+    kuberay_native.rayjob_stage(env, RESULTS, prefix="kind-")
+    TIMINGS["rayjob"] = round(time.monotonic() - start, 1)
+    write("kind-timings.json", {"cache": "cold" if COLD else "warm", "seconds": TIMINGS})
+
+
 def test_upgrade_to_baked_image(env):
     """`make image` loads the baked image; `make deploy` with it is a helm upgrade that replaces
-    every Ray pod (upgradeStrategy Recreate), and the jobs keep working without uploads."""
+    every Ray pod (upgradeStrategy Recreate), and the jobs keep working without uploads. (Its
+    HELM_ARGS leave k8s-auto out: helm deletes that RayCluster.)"""
     start = time.monotonic()
     out = sh(["make", "--no-print-directory", "image"], env, 1800).stdout
     assert "image.jobsBaked=true" in out

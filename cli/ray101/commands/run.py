@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from typing import TYPE_CHECKING
 
 import click
@@ -43,7 +44,9 @@ def run_cmd(workloads: tuple, cluster: str, repeat: int, params: tuple[str, ...]
     """Run WORKLOAD(s) on a cluster through the Jobs API and wait for the result.
 
     With --via rayjob each job goes in as a KubeRay RayJob (`kubectl get rayjobs` shows it while
-    it runs), its status is read from the RayJob, its log and result from the dashboard.
+    it runs), its status is read from the RayJob, its log and result from the dashboard. On an
+    autoscaling cluster (k8s-auto) each worker KubeRay made during the jobs is shown: seconds
+    from the submission to its pod, to its Ray node, to its first task.
 
     Shows the job's log while it runs, prints the result and records it. Exits 0 when every
     job SUCCEEDED, else 1 with the job's message and driver exit code. A job runs at most its
@@ -72,7 +75,15 @@ def run_cmd(workloads: tuple, cluster: str, repeat: int, params: tuple[str, ...]
             else:
                 api = JobsAPI(conn)
             api.client.on_retry = retry_notice
+            watch = None
+            if target.kube is not None and target.kube.autoscaling:
+                from ray101.kube.autoscale import Watch
+                from ray101.kube.client import client as kube_client
+
+                watch = Watch(kube_client(), api.client, target.kube.raycluster,
+                              target.kube.max_workers, target.kube.idle_timeout_s)
             for index, (wl, values) in enumerate(chosen):
+                submitted = time.time()
                 on_submit = None
                 if not as_json:
                     on_submit = lambda job_id, wl=wl: click.echo(  # noqa: E731
@@ -84,6 +95,9 @@ def run_cmd(workloads: tuple, cluster: str, repeat: int, params: tuple[str, ...]
                         on_log=None if (quiet or as_json) else log_printer(),
                         on_submit=on_submit, on_status=wait,
                     )
+                if watch is not None:
+                    watch.look(wl.name, submitted, time.time())
+                    entry["autoscaling"] = watch.report()
                 entries.append(entry)
                 if not outcome.succeeded:
                     failed.append(outcome.error_line())
@@ -95,8 +109,16 @@ def run_cmd(workloads: tuple, cluster: str, repeat: int, params: tuple[str, ...]
         for entry in entries:
             if entry["status"] == "SUCCEEDED":
                 console().print(summary_line(entry))
+        for w in (entries[-1].get("autoscaling") or {}).get("workers", []) if entries else []:
+            click.echo(f"{target.name}: worker {w['pod']} (made during {w['made_during']}): pod "
+                       f"created {_s(w['created_s'])}, Ray node alive {_s(w['node_alive_s'])}, "
+                       f"first task {_s(w['first_task_s'])} after the submission")
     if failed:
         raise Ray101Error("; ".join(failed))
+
+
+def _s(seconds: float | None) -> str:
+    return "not yet" if seconds is None else f"{seconds:.1f} s"
 
 
 def describe(api: JobsAPI, job_id: str) -> str:
