@@ -29,13 +29,13 @@ FULL = {
     "repeat": 3, "pairs": 5, "probes": 3,
     "counts": [6, 24, 96], "seconds": [0.001, 0.003, 0.01, 0.03, 0.1, 1.0, 2.0],
     "sizes": [10_000, measure.DEFAULT_DOCS, 100_000, 250_000, 500_000], "ks": [1, 2, 4],
-    "idle_s": 20, "server_repeat": 2,
+    "idle_s": 20, "server_repeat": 2, "cold_jobs": 3, "hop_repeat": 11,
 }
 QUICK = {
     "repeat": 2, "pairs": 2, "probes": 2,
     "counts": [6, 12], "seconds": [0.001, 0.01, 0.1],
     "sizes": [2_000, 10_000], "ks": [1, 2],
-    "idle_s": 5, "server_repeat": 1,
+    "idle_s": 5, "server_repeat": 1, "cold_jobs": 1, "hop_repeat": 4,
 }
 TARGET_COMPARE_S = 180
 TARGET_RATIO = 0.4
@@ -139,7 +139,12 @@ def main(argv=None) -> int:
             f"compare, repeat {plan['repeat']}", lambda: measure.compare(lab, plan["repeat"]))
         if data["compare"]:
             data["mongo_throughput"] = measure.mongo_throughput(data["compare"]["data"])
-        data["idle_before"]["pairs"] = idle("after the comparison (every workload ran, serve-echo included)")
+        data["idle_before"]["cold_start"] = idle("after the comparison (every workload ran, serve-echo included)")
+        data["cold_start"] = phase(
+            "cold start (parallel-retrieve with/without kept workers, the dependent hop, a one-shot script)",
+            lambda: measure.cold_start(lab, localplan.jobs_url(plan_, "local-multi"), plan["cold_jobs"],
+                                       hop_repeat=plan["hop_repeat"]))
+        data["idle_before"]["pairs"] = idle("after the cold-start measurements")
         head = localplan.jobs_url(plan_, "local-single")
         data["pairs"] = phase(f"{plan['pairs']} pairs ray101 run / ray job submit",
                               lambda: measure.pairs(lab, plan["pairs"], head))

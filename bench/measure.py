@@ -342,3 +342,91 @@ def mongo_crossover(rows: list[dict], ks: list[int]) -> dict:
         else:
             out[str(k)] = {"text": "never wins in the measured sizes", "documents": None}
     return out
+
+
+# --- 1b. the cold start: a job's first repetition, with and without workers kept warm --------
+SETTLE_S = 5.0  # between jobs: the workers a job leaves are started before the next one
+
+
+def _result(text: str) -> dict | None:
+    from ray101_jobs.common import parse_result
+
+    return parse_result(text)
+
+
+def cold_start(lab: Lab, head_url: str, jobs: int, cluster: str = "local-multi",
+               hop_repeat: int = 11) -> dict:
+    """parallel-retrieve's cold (first) and warm repetitions on ``cluster``, each job submitted
+    with Ray's `ray job submit` (the same client both ways) on an idle lab: with the workers
+    the previous job left started (ray101's default), and without (RAY101_WARM_WORKERS=0 in
+    the job's runtime_env, a runtime environment no kept worker matches: every worker is new,
+    as before). Then task-dependencies with ``hop_repeat`` repetitions (the dependent hop,
+    warm), and a one-shot script (bench/oneshot/lookups.py) through `ray job submit` as a user
+    submits one: with ``--working-dir`` (a runtime environment of its own) and as ``python -c``."""
+    ray = str(BIN / "ray")
+    env = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(lab.token_file())}
+    entry = ["python", "-m", "ray101_jobs.parallel_retrieve", "--repeat", "3"]
+    cold_env = json.dumps({"env_vars": {"RAY101_WARM_WORKERS": "0"}})
+    rows = []
+
+    def settle() -> None:
+        time.sleep(SETTLE_S)  # a fixed gap between jobs, the same for every row
+
+    lab.cli("run", "parallel-retrieve", "--cluster", cluster, "-q", timeout=300)  # fills the pool
+    for i in range(jobs):
+        for mode in ("without", "with"):
+            settle()
+            extra = [] if mode == "with" else ["--runtime-env-json", cold_env]
+            out = lab.run([ray, "job", "submit", "--address", head_url, *extra, "--", *entry],
+                          timeout=300, env=env)
+            res = _result(out.stdout) or {}
+            runtimes = res.get("runtimes_s") or []
+            ok = out.returncode == 0 and bool(runtimes)
+            rows.append({"job": i + 1, "warm_workers": mode == "with", "command": out.command,
+                         "ok": ok, "runtimes_s": runtimes,
+                         "cold_s": runtimes[0] if runtimes else None,
+                         "warm_s": median(runtimes[1:]) if len(runtimes) > 1 else None,
+                         "time_to_result_s": round(out.seconds, 3),
+                         **({} if ok else {"error": out.tail()})})
+
+    def summary(with_: bool) -> dict:
+        ok = [r for r in rows if r["warm_workers"] is with_ and r["ok"]]
+        return {"jobs": len(ok), "cold_s": median([r["cold_s"] for r in ok]),
+                "warm_s": median([r["warm_s"] for r in ok]),
+                "time_to_result_s": median([r["time_to_result_s"] for r in ok])}
+
+    settle()
+    hop = lab.cli("run", "task-dependencies", "--cluster", cluster, "--repeat", str(hop_repeat),
+                  "-q", "--json", timeout=600)
+    h = (hop.json() or [{}])[0]
+    hr = h.get("runtimes_s") or []
+    hop_row = {"command": hop.command, "status": h.get("status") or f"exit {hop.returncode}",
+               "runtimes_s": hr, "ideal_s": h.get("ideal_s"),
+               "cold_s": hr[0] if hr else None, "warm_s": median(hr[1:]) if len(hr) > 1 else None}
+    if hop_row["warm_s"] and hop_row["ideal_s"]:
+        hop_row["over_ideal_pct"] = round(100 * (hop_row["warm_s"] / hop_row["ideal_s"] - 1), 1)
+
+    script = HERE / "oneshot" / "lookups.py"
+    oneshot = []
+    for how in ("working-dir", "python -c"):
+        for i in range(2):
+            lab.cli("run", "parallel-retrieve", "--cluster", cluster, "-q", timeout=300)
+            settle()  # the previous job (a ray101 one) left its workers started
+            if how == "working-dir":
+                argv = [ray, "job", "submit", "--address", head_url, "--working-dir",
+                        str(script.parent), "--", "python", script.name]
+            else:
+                argv = [ray, "job", "submit", "--address", head_url, "--", "python", "-c",
+                        script.read_text()]
+            out = lab.run(argv, timeout=300, env=env)
+            line = next((x for x in out.stdout.splitlines() if x.startswith("ONESHOT ")), None)
+            printed = json.loads(line.split(" ", 1)[1])["seconds"] if line else None
+            shown = (display(argv) if how == "working-dir" else
+                     display(argv[:-1]) + ' "$(cat bench/oneshot/lookups.py)"')
+            oneshot.append({"how": how, "try": i + 1, "command": shown.replace(str(HERE.parent) + "/", ""),
+                            "ok": out.returncode == 0 and printed is not None,
+                            "printed_s": printed, "time_to_result_s": round(out.seconds, 3),
+                            **({} if printed is not None else {"error": out.tail()})})
+    return {"cluster": cluster, "settle_s": SETTLE_S, "jobs": rows,
+            "with": summary(True), "without": summary(False), "hop": hop_row, "oneshot": oneshot,
+            "submit_env": "RAY_AUTH_MODE=token RAY_AUTH_TOKEN_PATH=<RAY101_HOME>/auth_token"}
