@@ -563,9 +563,9 @@ def _cold_section(d) -> list[str]:
     cmp_ = ((d.get("compare") or {}).get("data") or {}).get("runs", [])
     back = next((r for r in cmp_ if r["workload"] == "parallel-retrieve" and r["cluster"] == c["cluster"]), None)
     if back and back.get("runtimes_s"):
-        L += [f"Back to back, as in the comparison of section 1 (the next job is submitted while "
-              f"the workers the last one asked for are still starting), the cold repetition was "
-              f"{_s(back['runtimes_s'][0])} s.", ""]
+        L += [f"In the comparison of section 1 (every job submitted as soon as the one before "
+              f"it ended, with `ray101 compare`) parallel-retrieve's cold repetition on "
+              f"{c['cluster']} was {_s(back['runtimes_s'][0])} s.", ""]
     h = c.get("hop") or {}
     if h.get("warm_s"):
         L += [f"**The dependent hop.** `{h['command']}`: five 1-second `process` tasks, then "
