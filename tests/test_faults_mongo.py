@@ -55,8 +55,8 @@ def test_mongo_down_fails_each_mongo_workload_fast_naming_the_host(lab):
 
 def test_a_password_the_server_rejects_is_never_printed(lab):
     info = json.loads(lab.cli("mongo", "status", "--json", check=True).stdout)
-    # FerretDB v1 (no --test-enable-new-auth) refuses SCRAM credentials: the job fails on auth,
-    # and says so: the server answered, it is not "unreachable".
+    # The lab's FerretDB has authentication on and no such user: the job fails on auth, and
+    # says so: the server answered, it is not "unreachable".
     log = _submit_with_uri(lab, "local-single",
                            f"mongodb://ray101:{MONGO_PASSWORD}@{info['host']}:{info['port']}/")
     where = f"MongoDB at {info['host']}:{info['port']}"

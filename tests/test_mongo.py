@@ -75,7 +75,9 @@ def test_cli_seed_json_and_drop(mongo_uri):
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert (data["movies"]["count"], data["comments"]["count"], data["total"]) == (120, 80, 200)
-    result = run("mongo", "seed", "--uri", mongo_uri, "--movies", "120", "--comments", "80", "--drop", "--json")
+    # The URI without its password: ray101 adds its own server's.
+    result = run("mongo", "seed", "--uri", mongo.public_uri(mongo_uri), "--movies", "120", "--comments", "80",
+                 "--drop", "--json")
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["movies"]["inserted"] == 120
     assert counts(mongo_uri) == (120, 80)
@@ -107,7 +109,7 @@ def test_seed_job_unreachable_never_prints_password():
 def test_unreachable_uri_is_one_line_naming_the_host(mongo_env):
     port = closed_port()
     # The code's server-selection timeout ends the attempt: an error, not a hang.
-    result = run("mongo", "seed", "--uri", f"mongodb://bob:{PASSWORD}@127.0.0.1:{port}/?authSource=admin")
+    result = run("mongo", "seed", env={"RAY101_MONGO_URI": f"mongodb://bob:{PASSWORD}@127.0.0.1:{port}/?authSource=admin"})
     assert result.exit_code == 1
     assert result.output.startswith("Error: cannot reach MongoDB at 127.0.0.1:") and result.output.count("\n") == 1
     assert f"127.0.0.1:{port}" in result.output and "bob:***@" in result.output
@@ -140,9 +142,53 @@ def test_seed_bad_input(args, message, mongo_env):
 
 
 def test_seed_with_an_invalid_uri(mongo_env):
-    result = run("mongo", "seed", "--uri", f"http://bob:{PASSWORD}@h/")
+    result = run("mongo", "seed", "--uri", "http://bob@h/")
+    assert result.exit_code == 1 and result.output.startswith("Error: invalid MongoDB URI")
+    result = run("mongo", "seed", env={"RAY101_MONGO_URI": f"http://bob:{PASSWORD}@h/"})
     assert result.exit_code == 1 and result.output.startswith("Error: invalid MongoDB URI")
     assert PASSWORD not in result.output
+
+
+def test_seed_refuses_a_password_on_the_command_line(mongo_env):
+    result = run("mongo", "seed", "--uri", f"mongodb://bob:{PASSWORD}@127.0.0.1:1/")
+    assert result.exit_code == 2 and PASSWORD not in result.output
+    assert result.output.splitlines()[-1] == (
+        "Error: Invalid value for '--uri': holds a password, which every user of this machine can "
+        "read in the process list; pass the URI without it and --password-file FILE, or the whole "
+        "URI in RAY101_MONGO_URI")
+
+
+def test_seed_takes_the_password_from_a_file(mongo_uri, tmp_path):
+    public = mongo.public_uri(mongo_uri)
+    assert public.startswith("mongodb://ray101@127.0.0.1:") and public.endswith("/?authSource=admin")
+    secret = tmp_path / "password"
+    secret.write_text(mongo.password_path().read_text())
+    result = run("mongo", "seed", "--uri", public, "--password-file", str(secret), "--movies", "30",
+                 "--comments", "10", "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["total"] == 40
+    secret.write_text("not-the-password\n")
+    result = run("mongo", "seed", "--uri", public, "--password-file", str(secret), "--movies", "30")
+    assert result.exit_code == 1 and "refused the credentials (authentication failed)" in result.output
+    result = run("mongo", "seed", "--uri", public, "--password-file", str(tmp_path / "missing"))
+    assert result.exit_code == 1
+    assert result.output == f"Error: cannot read the password file {tmp_path / 'missing'}: No such file or directory\n"
+    mflix.seed(mongo_uri, drop=True)  # the default data again, for the tests after this one
+
+
+def test_the_server_refuses_a_client_without_the_password(mongo_uri):
+    from pymongo.errors import OperationFailure
+
+    public = mongo.public_uri(mongo_uri)
+    host = public.split("@", 1)[1]
+    with MongoClient(f"mongodb://{host}", serverSelectionTimeoutMS=5000) as anyone:
+        with pytest.raises(OperationFailure) as refused:
+            anyone[mflix.DATABASE].movies.find_one()
+        assert refused.value.code == 13  # Unauthorized
+    with MongoClient(mongo_uri, serverSelectionTimeoutMS=5000) as ours:
+        assert ours[mflix.DATABASE].movies.count_documents({}) >= 0
+    mode = os.stat(mongo.password_path()).st_mode & 0o777
+    assert mode == 0o600 and os.stat(mongo.mongo_dir()).st_mode & 0o777 == 0o700
 
 
 def test_seed_without_a_server(monkeypatch, tmp_path):
@@ -160,7 +206,8 @@ def test_status_json(mongo_uri, mongo_env):
     assert result.exit_code == 0
     data = json.loads(result.output)
     assert data["kind"] == "ferretdb" and data["running"] is True and data["managed"] is True
-    assert data["port"] == mongo_env["port"] and data["uri"] == mongo_uri
+    assert data["port"] == mongo_env["port"] and data["uri"] == mongo.public_uri(mongo_uri)
+    assert ":" not in data["uri"].split("//", 1)[1].split("@")[0]  # no password
     assert data["log"].endswith("ferretdb.log")
 
 
@@ -179,14 +226,16 @@ def test_start_twice_starts_one_server_and_stop_stops_it(mongo_uri, mongo_env):
     assert run("mongo", "stop").exit_code == 0  # nothing to stop is fine
 
     result = run("mongo", "start", "--port", port)
-    assert result.exit_code == 0 and "answering at mongodb://127.0.0.1:" in result.output
+    assert result.exit_code == 0 and "answering at mongodb://ray101@127.0.0.1:" in result.output
+    assert f"(password in {mongo.password_path()})" in result.output
 
 
 def test_start_on_another_host_restarts(mongo_uri, mongo_env):
     before = mongo.status()
     uri = mongo.ensure_running("127.0.0.2", mongo_env["port"])
     after = mongo.status()
-    assert uri == f"mongodb://127.0.0.2:{mongo_env['port']}/" and after["host"] == "127.0.0.2"
+    assert mongo.public_uri(uri) == f"mongodb://ray101@127.0.0.2:{mongo_env['port']}/?authSource=admin"
+    assert after["host"] == "127.0.0.2"
     assert after["pid"] != before["pid"] and not procs.alive(before["pid"])
     assert mongo.ensure_running("127.0.0.1", mongo_env["port"]) == mongo_uri
 

@@ -2,8 +2,9 @@
 suite made the CLI print, in any job log on either cluster, in the run store or in the state
 directory.
 
-Secrets: the clusters' auth token and the MongoDB password test_faults_mongo plants in a URI
-(plus the password of RAY101_MONGO_URI when the suite runs against an external server).
+Secrets: the clusters' auth token, the local MongoDB's password and the one test_faults_mongo
+plants in a URI (plus the password of RAY101_MONGO_URI when the suite runs against an external
+server).
 """
 
 import json
@@ -16,11 +17,14 @@ from test_faults_common import MONGO_PASSWORD
 
 pytestmark = pytest.mark.suite_end
 
-SKIP = {"auth_token"}  # where the token lives, on purpose (0600)
+SKIP = {"auth_token", "password"}  # where the token and MongoDB's password live, on purpose (0600)
 
 
 def _secrets(lab) -> dict[str, str]:
     found = {"auth token": lab.token(), "planted MongoDB password": MONGO_PASSWORD}
+    local = lab.home / "mongo" / "password"
+    if local.exists():
+        found["the local MongoDB's password"] = local.read_text().strip()
     uri = os.environ.get("RAY101_MONGO_URI", "")
     rest = uri.partition("://")[2]
     creds = rest[: rest.rfind("@")] if "@" in rest else ""

@@ -41,3 +41,44 @@ def atomic_write(path: Path, data: str | bytes, mode: int = 0o644) -> None:
         except FileNotFoundError:
             pass
         raise
+
+
+def private_dir(path: Path | str) -> Path:
+    """``path`` as a directory of ours that no other user can enter: created 0700, or, when it
+    already exists, a real directory owned by us (then closed to 0700). A symlink, or a path
+    another user made first (a predictable name under /tmp), is refused in one line."""
+    import stat
+
+    from ray101.errors import Ray101Error
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.mkdir(path, 0o700)
+    except FileExistsError:
+        pass
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    except OSError:
+        kind = "a symlink" if path.is_symlink() else "not a directory"
+        raise Ray101Error(f"{path} exists and is {kind}: refusing to use it; remove it "
+                          "after checking who made it") from None
+    try:
+        info = os.fstat(fd)
+        if info.st_uid != os.geteuid():
+            raise Ray101Error(f"{path} exists and belongs to {_user(info.st_uid)}, not to us: "
+                              "refusing to use it; remove it after checking who made it")
+        if stat.S_IMODE(info.st_mode) != 0o700:
+            os.fchmod(fd, 0o700)
+    finally:
+        os.close(fd)
+    return path
+
+
+def _user(uid: int) -> str:
+    try:
+        import pwd
+
+        return f"user {pwd.getpwuid(uid).pw_name} (uid {uid})"
+    except (ImportError, KeyError):
+        return f"uid {uid}"

@@ -36,6 +36,14 @@ def resolve(name: str) -> Target:
     """Turn ``--cluster NAME`` into a target: a registered name, ``k8s-*``, or a Jobs API URL."""
     if _URL_RE.match(name):
         token_file = os.environ.get("RAY101_TOKEN_FILE")
+        if token_file:
+            from urllib.parse import urlsplit
+
+            from ray101.head.client import warn_on_token_in_clear
+
+            own = {urlsplit(t.jobs_url).hostname or "" for t in registered.targets().values()
+                   if t.jobs_url}
+            warn_on_token_in_clear(name, own)
         return Target(
             name=name.rstrip("/"),
             kind=URL,

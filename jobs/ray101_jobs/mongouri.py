@@ -45,6 +45,27 @@ def hosts_of(uri: str) -> str:
     return re.split(r"[/?]", rest, maxsplit=1)[0] or "?"
 
 
+def public_uri(uri: str) -> str:
+    """``uri`` without its password (the user stays): what may be printed and recorded."""
+    scheme, sep, rest = uri.partition("://")
+    at = rest.rfind("@")
+    if not sep or at < 0:
+        return uri
+    return f"{scheme}://{rest[:at].partition(':')[0]}{rest[at:]}"
+
+
+def with_password(uri: str, password: str) -> str:
+    """``uri``, which names a user and no password, with ``password`` added."""
+    from urllib.parse import quote_plus
+
+    scheme, sep, rest = uri.partition("://")
+    at = rest.rfind("@")
+    if not sep or at < 0 or ":" in rest[:at]:
+        raise ValueError(f"{redact(uri)} must name a user and no password to take a password "
+                         "from a file (mongodb://USER@HOST:PORT/?authSource=DB)")
+    return f"{scheme}://{rest[:at]}:{quote_plus(password)}{rest[at:]}"
+
+
 def password_of(uri: str) -> str | None:
     rest = uri.partition("://")[2]
     at = rest.rfind("@")

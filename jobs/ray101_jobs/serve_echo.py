@@ -7,7 +7,9 @@ gets HTTP 400 with a message. At the end of the job it removes what it deployed:
 Serve itself (controller and proxy, which otherwise keep a share of a core busy on an idle
 cluster) when no other app runs. ``keep=true`` leaves them up so you can call it yourself
 (``ray101 serve call``).
-The HTTP port comes from ``RAY101_SERVE_PORT`` in the node's environment (default 8000).
+The HTTP port comes from ``RAY101_SERVE_PORT`` in the node's environment (default 8000), the
+address from ``RAY101_SERVE_HOST`` (default 0.0.0.0, what a pod needs; the local lab sets the
+node's own address, so that nothing off the machine reaches it).
 """
 
 import os
@@ -28,6 +30,10 @@ WORKLOAD = WORKLOADS["serve-echo"]
 
 def serve_port() -> int:
     return int(os.environ.get("RAY101_SERVE_PORT", "8000"))
+
+
+def serve_host() -> str:
+    return os.environ.get("RAY101_SERVE_HOST") or "0.0.0.0"
 
 
 def build_app():
@@ -52,10 +58,11 @@ def deploy() -> str:
     """Start Serve on this cluster (once) and (re)deploy the echo app; returns its base URL."""
     from ray import serve
 
-    port = serve_port()
-    serve.start(proxy_location="HeadOnly", http_options={"host": "0.0.0.0", "port": port})
+    host, port = serve_host(), serve_port()
+    serve.start(proxy_location="HeadOnly", http_options={"host": host, "port": port})
     serve.run(build_app(), name=APP_NAME, route_prefix=ROUTE, blocking=False)
-    return f"http://127.0.0.1:{port}{ROUTE}"
+    # The driver runs on the head, beside the proxy.
+    return f"http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port}{ROUTE}"
 
 
 def call(url: str, data: str | None, timeout: float = 10.0) -> tuple[int, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 import click
@@ -77,7 +78,10 @@ def start_cmd(host: str, port: int, as_json: bool) -> None:
     if as_json:
         print_json(mongo.status())
     else:
-        click.echo(f"MongoDB ({mongo.kind()}) answering at {mongo.redact(uri)}")
+        where = mongo.public_uri(uri)
+        if mongo.kind() != mongo.EXTERNAL:
+            where += f" (password in {mongo.password_path()})"
+        click.echo(f"MongoDB ({mongo.kind()}) answering at {where}")
         click.echo("Next: ray101 mongo seed    # load the synthetic sample_mflix")
 
 
@@ -172,8 +176,35 @@ def _seed_cluster(cluster: str, movies: int, comments: int, drop: bool) -> dict:
     return result if isinstance(result, dict) else {"cluster": cluster, "result": result}
 
 
+def _no_password_in_argv(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    from ray101_jobs.mongouri import password_of
+
+    if value and password_of(value) is not None:
+        raise click.BadParameter(
+            "holds a password, which every user of this machine can read in the process list; "
+            "pass the URI without it and --password-file FILE, or the whole URI in "
+            f"{mongo.URI_ENV}")
+    return value
+
+
+def _read_password(path: str | None) -> str | None:
+    if not path:
+        return None
+    try:
+        password = Path(path).read_text().strip()
+    except OSError as exc:
+        raise Ray101Error(f"cannot read the password file {path}: {exc.strerror}") from None
+    if not password:
+        raise Ray101Error(f"the password file {path} is empty")
+    return password
+
+
 @mongo_group.command(name="seed")
-@click.option("--uri", help="MongoDB to seed (default: RAY101_MONGO_URI or the local server)")
+@click.option("--uri", callback=_no_password_in_argv,
+              help="MongoDB to seed, without a password (default: RAY101_MONGO_URI or the local "
+                   "server; the local server's password is added)")
+@click.option("--password-file", type=click.Path(dir_okay=False), metavar="FILE",
+              help="the password for --uri's user, from this file (first line)")
 @click.option("--cluster", metavar="NAME",
               help="seed this cluster's MongoDB (Kubernetes: the release's, as its writer)")
 @context_option
@@ -181,16 +212,18 @@ def _seed_cluster(cluster: str, movies: int, comments: int, drop: bool) -> dict:
 @_size("comments")
 @click.option("--drop", is_flag=True, help="drop both collections first")
 @json_option
-def seed_cmd(uri: str | None, cluster: str | None, movies: int | None, comments: int | None,
-             drop: bool, as_json: bool) -> None:
+def seed_cmd(uri: str | None, password_file: str | None, cluster: str | None, movies: int | None,
+             comments: int | None, drop: bool, as_json: bool) -> None:
     """Load the synthetic sample_mflix (23,530 movies + 21,032 comments); safe to run again.
 
     Only missing documents are inserted; smaller sizes delete the surplus, so the counts end
-    up exactly as asked.
+    up exactly as asked. A password never goes on the command line (every user can read it
+    there): --password-file, or the whole URI in RAY101_MONGO_URI.
 
     \b
     Example:
         ray101 mongo seed --movies 1000 --comments 500 --json
+        ray101 mongo seed --uri mongodb://bob@db.example:27017/ --password-file ~/.db-password
     """
     from ray101_jobs import mflix
 
@@ -198,6 +231,8 @@ def seed_cmd(uri: str | None, cluster: str | None, movies: int | None, comments:
     comments = mflix.DEFAULT_COMMENTS if comments is None else comments
     if uri and cluster:
         raise click.UsageError("give --uri or --cluster, not both")
+    if password_file and not uri:
+        raise click.UsageError("--password-file goes with --uri")
     if comments and not movies:
         raise click.UsageError("--comments needs at least one movie to refer to (--movies 0)")
     if max(movies, comments) >= mflix.MAX_DOCS:
@@ -205,7 +240,7 @@ def seed_cmd(uri: str | None, cluster: str | None, movies: int | None, comments:
     if cluster:
         result = _seed_cluster(cluster, movies, comments, drop)
     else:
-        uri = uri or mongo.uri()
+        uri = mongo.for_seeding(uri, _read_password(password_file)) if uri else mongo.uri()
         if not uri:
             raise Ray101Error(f"no MongoDB server: run `ray101 mongo start`, or pass --uri, or set {mongo.URI_ENV}")
         result = _seed_local(uri, movies, comments, drop, quiet=as_json)

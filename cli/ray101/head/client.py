@@ -16,7 +16,7 @@ Ray has no public API (see :meth:`HeadClient.upload`).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -252,4 +252,34 @@ def warn_on_version_mismatch(cluster: str, cluster_ray: str | None) -> None:
         import click
 
         _warned.add(cluster)
+        click.echo(line, err=True)
+
+
+def token_in_clear(url: str, own_hosts: Collection[str] = ()) -> str | None:
+    """One line when a token sent to ``url`` would cross the network unencrypted: plain HTTP to
+    a host that is neither loopback nor one of ``own_hosts`` (the local lab's heads, on this
+    machine's own bridge)."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.scheme != "http" or host == "localhost" or host in own_hosts:
+        return None
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:
+        pass  # a name: it may resolve anywhere
+    return (f"Warning: the token goes to {host} over plain HTTP, readable by anyone on the way; "
+            "use https://, an SSH tunnel or a port-forward to 127.0.0.1")
+
+
+def warn_on_token_in_clear(url: str, own_hosts: Collection[str] = ()) -> None:
+    """Print :func:`token_in_clear` on stderr, once per URL and process."""
+    line = token_in_clear(url, own_hosts)
+    if line and url not in _warned:
+        import click
+
+        _warned.add(url)
         click.echo(line, err=True)

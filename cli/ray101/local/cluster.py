@@ -14,6 +14,7 @@ import os
 import secrets
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -56,9 +57,16 @@ def read_token() -> str:
     return token_file().read_text().strip()
 
 
+def temp_root(plan: Plan) -> Path:
+    """Where the nodes' Ray directories go: ``/tmp/<prefix>``, short because Ray puts Unix
+    sockets under it (sun_path holds 107 bytes). Ray makes its session, socket and runtime_env
+    directories world-writable (0777, ``ray._common.utils.try_make_directory_shared``), so this
+    parent is ours and 0700: nobody else can reach into them."""
+    return Path("/tmp") / plan.prefix
+
+
 def _temp_dir(plan: Plan, node: Node) -> str:
-    # Ray puts Unix sockets under it: keep it short (sun_path holds 107 bytes).
-    return f"/tmp/{plan.prefix}/{node.cluster.replace('local-', '')}"
+    return str(temp_root(plan) / node.cluster.replace("local-", ""))
 
 
 def _node_env(plan: Plan, node: Node, mongo_uri: str | None) -> dict:
@@ -72,6 +80,7 @@ def _node_env(plan: Plan, node: Node, mongo_uri: str | None) -> dict:
         "RAY_AUTH_TOKEN_PATH": str(token_file()),
         "RAY_USAGE_STATS_ENABLED": "0",
         "RAY101_SERVE_PORT": str(node.serve_port),
+        "RAY101_SERVE_HOST": node.ip,  # not 0.0.0.0: on loopback that would open it to the network
         "RAY101_CLUSTER": node.cluster,
         "PYTHONUNBUFFERED": "1",
     })
@@ -119,13 +128,26 @@ def _ray_start_command(plan: Plan, node: Node) -> list[str]:
     return cmd
 
 
+def _ours(node: Node) -> bool:
+    """Is ``node.pid`` still the process we started? A pid from before a reboot, or one the
+    kernel gave to another program since, is not: it is never signalled."""
+    if node.started is not None:
+        return procs.alive(node.pid, started=node.started)
+    # Recorded before start times were: its command line must still be this node's `ray start`.
+    try:
+        argv = Path(f"/proc/{node.pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+    except (OSError, TypeError):
+        return False
+    return (procs.alive(node.pid) and f"--node-ip-address={node.ip}" in argv
+            and f"--resources={json.dumps({node.name: 1})}" in argv)
+
+
 def node_alive(node: Node) -> bool:
-    return procs.alive(node.pid)
+    return _ours(node)
 
 
 def start_node(plan: Plan, node: Node, mongo_uri: str | None) -> None:
-    logdir = state.home() / "local" / "logs"
-    logdir.mkdir(parents=True, exist_ok=True)
+    logdir = state.private_dir(state.private_dir(state.home() / "local") / "logs")
     node.log = str(logdir / f"{node.name}.log")
     with open(node.log, "ab") as log:
         proc = subprocess.Popen(
@@ -134,20 +156,22 @@ def start_node(plan: Plan, node: Node, mongo_uri: str | None) -> None:
             start_new_session=True,
         )
     node.pid = proc.pid
+    node.started = procs.start_time(proc.pid)
 
 
 def stop_node(node: Node, grace: float = 10.0) -> None:
-    """Stop the node's process group, then anything left in its namespace."""
-    if node.pid:
+    """Stop the node's process group (when its pid is still ours), then anything left in its
+    namespace."""
+    if _ours(node) and node.pid:
         procs.stop_group(node.pid, grace)
     if node.netns and network.netns_exists(node.netns):
         network.kill_netns_processes(node.netns)
-    node.pid = None
+    node.pid = node.started = None
 
 
 def kill_node(node: Node) -> None:
     """SIGKILL a node at once, as a crashed machine would die (`ray101 chaos kill-node`)."""
-    if node.pid:
+    if _ours(node) and node.pid:
         procs.stop_group(node.pid, grace=0, first=signal.SIGKILL)
     if node.netns and network.netns_exists(node.netns):
         network.kill_netns_processes(node.netns, grace=2)
@@ -206,6 +230,11 @@ def prepare(cpus: float = 2, workers: int = 2, subnet: str | None = DEFAULT_SUBN
             )
         # Same nodes, addresses and ports as recorded; a node to (re)start rejoins there.
         plan.nodes = old.nodes
+    # Before anything starts: a path someone else made first is refused here. A fresh start
+    # begins with an empty one (an old one may have been open to others before it was ours).
+    if not current:
+        _remove_temp_root(plan)
+    state.private_dir(temp_root(plan))
     if plan.netns:
         network.check_subnet(plan)  # before saying anything: a clash is the one line the user sees
         progress(f"network: bridge {plan.bridge} {plan.bridge_ip} on {plan.subnet}")
@@ -270,6 +299,17 @@ def wait_for_node(plan: Plan, node: Node, token: str, timeout: float = 90.0) -> 
     raise Ray101Error(f"Ray node {node.name} did not join within {timeout:.0f} s; see {node.log}")
 
 
+def _remove_temp_root(plan: Plan) -> None:
+    """Remove the nodes' Ray directories, only when the root is a directory of ours."""
+    root = temp_root(plan)
+    try:
+        info = os.lstat(root)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid():
+        shutil.rmtree(root, ignore_errors=True)
+
+
 def down() -> list[str]:
     """Stop exactly the nodes `start` started, remove namespaces and bridge. Fine when nothing
     runs. Returns the names of the nodes that were running."""
@@ -284,7 +324,7 @@ def down() -> list[str]:
             stop_node(node)
         if plan.netns:
             network.teardown_network(plan)
-        shutil.rmtree(f"/tmp/{plan.prefix}", ignore_errors=True)
+        _remove_temp_root(plan)
     for name in (SINGLE, MULTI):
         registered.remove(name)
     state_path().unlink(missing_ok=True)

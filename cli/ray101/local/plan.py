@@ -59,6 +59,7 @@ class Node:
     serve_port: int
     extra_ports: dict = field(default_factory=dict)
     pid: int | None = None
+    started: str | None = None  # procs.start_time(pid): the pid is ours only while it matches
     log: str | None = None
 
 
