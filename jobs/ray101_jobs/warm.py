@@ -43,6 +43,26 @@ def idle_unassigned(stats) -> int:
                and not w.actor_id.strip(b"\xff") and w.num_running_tasks == 0)
 
 
+def used_by(stats, job_id: bytes) -> int:
+    """Task and actor processes of job ``job_id`` in a GetNodeStats reply: they stop with it."""
+    return sum(1 for w in stats.core_workers_stats if w.worker_type == 0 and w.job_id == job_id)
+
+
+def wanted(cpus: int, idle: int, used: int, empty_env: bool) -> int:
+    """How many workers to ask a node for: up to one per CPU, counting the idle ones it holds.
+
+    The raylet does not say which runtime environment an idle worker was started for. With the
+    empty one (the local clusters, a baked image) every idle worker of no job fits the next job.
+    A job that ships py_modules cannot use the empty-environment workers the node started with,
+    so it also replaces what it used itself (its workers stop with it); Ray's soft limit stops
+    surplus idle workers once they are KEEP_ALIVE_S old.
+    """
+    missing = max(cpus - idle, 0)
+    if not empty_env:
+        missing = max(missing, min(used, cpus))
+    return missing
+
+
 def refill() -> list[dict]:
     """Top up every alive node to one unassigned worker per CPU for this job's runtime
     environment. Returns what it did per node (``asked``: workers requested)."""
@@ -57,6 +77,7 @@ def refill() -> list[dict]:
 
     # This job's runtime environment as Ray serialized it (the raylet matches workers by it).
     runtime_env = ray._private.worker.global_worker.core_worker.get_current_runtime_env()
+    job_id = bytes.fromhex(ray.get_runtime_context().get_job_id())
     done = []
     for node in ray.nodes():
         if not node.get("Alive"):
@@ -70,11 +91,8 @@ def refill() -> list[dict]:
                 node_manager_pb2.GetNodeStatsRequest(include_memory_info=False),
                 timeout=RPC_TIMEOUT_S)
             row["idle"] = idle_unassigned(stats)
-            # The raylet does not say which runtime environment an idle worker was started
-            # for. Workers of the empty one (node start, plain jobs) cannot run a job that
-            # ships py_modules, so such a job asks for all of its own; Ray's soft limit stops
-            # the surplus idle ones once they are KEEP_ALIVE_S old.
-            missing = max(cpus - row["idle"], 0) if _empty(runtime_env) else cpus
+            row["used"] = used_by(stats, job_id)
+            missing = wanted(cpus, row["idle"], row["used"], _empty(runtime_env))
             if missing:
                 stub.PrestartWorkers(node_manager_pb2.PrestartWorkersRequest(
                     language=common_pb2.Language.PYTHON,

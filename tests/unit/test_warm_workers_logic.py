@@ -37,6 +37,23 @@ def test_only_idle_workers_of_no_job_count_as_kept():
     assert warm.idle_unassigned(node_manager_pb2.GetNodeStatsReply()) == 0
 
 
+def test_a_job_counts_its_own_workers_and_asks_for_what_the_next_job_lacks():
+    job = b"\x02\x00\x00\x00"
+    reply = node_manager_pb2.GetNodeStatsReply(core_workers_stats=[
+        _worker(job=job), _worker(job=job, actor=b"\x01" * 16), _worker(kind=1, job=job),
+        _worker(job=b"\x03\x00\x00\x00"), _worker()])
+    assert warm.used_by(reply, job) == 2  # its task and actor processes, not its driver
+    # the empty runtime env: any idle worker of no job fits the next job
+    assert warm.wanted(cpus=2, idle=0, used=2, empty_env=True) == 2
+    assert warm.wanted(cpus=2, idle=1, used=1, empty_env=True) == 1
+    assert warm.wanted(cpus=2, idle=4, used=0, empty_env=True) == 0
+    # py_modules: the node-start (empty env) workers do not fit, so what the job used is replaced
+    assert warm.wanted(cpus=2, idle=2, used=2, empty_env=False) == 2
+    assert warm.wanted(cpus=2, idle=2, used=5, empty_env=False) == 2  # never more than one per CPU
+    assert warm.wanted(cpus=2, idle=0, used=0, empty_env=False) == 2
+    assert warm.wanted(cpus=2, idle=3, used=0, empty_env=False) == 0
+
+
 @pytest.mark.parametrize("value,expected", [(None, True), ("1", True), ("yes", True), ("0", False),
                                             ("false", False), (" OFF ", False)])
 def test_warm_workers_are_on_unless_the_job_says_no(monkeypatch, value, expected):
