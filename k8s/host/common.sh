@@ -32,8 +32,18 @@ NFT_TABLE=ray101_host                # our own nftables table (inet family)
 # kubeconfig the provider merges its context into, as kind does (KUBECONFIG's first path).
 KUBECONFIG_FILE=${KUBECONFIG:-$HOME/.kube/config}; KUBECONFIG_FILE=${KUBECONFIG_FILE%%:*}
 CONTEXT=ray101-host
-# sysctls the kubelet sets on start; their values before `up` are kept in host.env and put back.
-KUBELET_SYSCTLS="vm.overcommit_memory kernel.panic kernel.panic_on_oops"
+# sysctls the kubelet sets on start (setupKernelTunables in pkg/kubelet/cm/container_manager_linux.go)
+# and the one up.sh sets (bridged pod traffic through the IP hooks, where the NetworkPolicy engine
+# filters it); their values before `up` are kept in host.env and put back by down.sh.
+KUBELET_SYSCTLS="vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops kernel.keys.root_maxkeys kernel.keys.root_maxbytes"
+HOST_SYSCTLS="$KUBELET_SYSCTLS net.bridge.bridge-nf-call-iptables"
+# The NetworkPolicy engine (k8s/policy/, a DaemonSet) programs these nftables tables in the host's
+# network namespace; down.sh removes them (a killed engine cannot).
+POLICY_TABLES="kube-network-policies kube-network-policies-dnscache"
+# Certificates are made for HOST_CERT_VALID_DAYS; `make cluster` renews them (cluster stopped) or
+# refuses (cluster running) when one expires within HOST_CERT_MIN_DAYS.
+: "${HOST_CERT_VALID_DAYS:=30}"
+: "${HOST_CERT_MIN_DAYS:=7}"
 # host directories the kubelet, containerd or CNI create on their own (removed on teardown only
 # when `up` found them missing).
 HOST_DIRS="/var/lib/kubelet /var/log/containers /var/log/pods /run/containerd /var/lib/cni /run/mount /etc/cni /opt/cni"
@@ -114,4 +124,16 @@ our_pid() { # our_pid NAME: print the pid in pids/NAME.pid if it is still the pr
   read -r pid start exe < "$STATE/pids/$1.pid" 2>/dev/null || [ -n "${pid:-}" ] || return 1
   [ -n "$pid" ] && [ -n "$start" ] && [ "$(proc_start "$pid")" = "$start" ] \
     && [ "$(readlink "/proc/$pid/exe")" = "$exe" ] && echo "$pid"
+}
+
+# The daemons up.sh starts (pids/NAME.pid), in start order.
+DAEMONS="etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet kube-proxy"
+cert_expiring() { # the first certificate in pki/ that expires within HOST_CERT_MIN_DAYS: "NAME expires DATE"
+  local c
+  for c in "$PKI"/*.crt; do
+    [ -f "$c" ] || continue
+    openssl x509 -checkend $(( HOST_CERT_MIN_DAYS * 86400 )) -noout -in "$c" >/dev/null 2>&1 && continue
+    echo "${c##*/} expires $(openssl x509 -enddate -noout -in "$c" 2>/dev/null | sed 's/^notAfter=//')"
+    return 0
+  done
 }

@@ -7,9 +7,11 @@
 #     kubelet's own cgroup root (/ray101-host) and its containerd socket
 #   - mounts under the state dir and under the host directories the kubelet/containerd created
 #   - kube-proxy's nftables tables (kube-proxy --cleanup), the kubelet's KUBE-* iptables chains,
-#     the provider's own nftables table, the bridge and its veths
-#   - the sysctls the kubelet changed, the kubepods cgroups, the directories the kubelet and
-#     containerd created, the `ray101-host` kubeconfig context, and the state dir itself
+#     the provider's own nftables table, the NetworkPolicy engine's tables, the FORWARD rule
+#     up.sh adds on a host whose FORWARD policy drops, the bridge and its veths
+#   - the sysctls the kubelet and up.sh changed (host.env), the kubepods cgroups, the
+#     directories the kubelet and containerd created (only when nothing is mounted under them),
+#     the `ray101-host` kubeconfig context, and the state dir itself
 # Only things this provider made are touched: other bridges, tables and processes are left alone.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -80,6 +82,12 @@ nft list tables 2>/dev/null | awk '{print $2 " " $3}' | while read -r fam name; 
   nft delete table "$fam" "$name"
 done
 nft delete table inet "$NFT_TABLE" 2>/dev/null
+# the NetworkPolicy engine's tables (a killed engine leaves them, queueing to a queue nobody reads)
+for t in $POLICY_TABLES; do
+  grep -qxF "inet $t" <<<"$before_tables" || nft delete table inet "$t" 2>/dev/null
+done
+# the FORWARD rule up.sh adds under a FORWARD policy of DROP (Docker's), tagged ray101-host
+while iptables -D FORWARD -i "$HOST_BRIDGE" -o "$HOST_BRIDGE" -m comment --comment ray101-host -j ACCEPT 2>/dev/null; do :; done
 
 # network: veths on our bridge, the bridge
 for l in $(ip -o link show master "$HOST_BRIDGE" 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1); do ip link del "$l"; done
@@ -108,9 +116,15 @@ if [ -f "$KUBECONFIG_FILE" ] && [ -x "$K8S_BIN/kubectl" ]; then
   fi
 fi
 
-# directories the kubelet, containerd and CNI created, then our state
-for d in $created_dirs; do rm -rf "$d"; done
-left=$(findmnt -rn -o TARGET | awk -v r="$STATE" 'index($0, r) == 1')
-[ -n "$left" ] && { echo "host provider: still mounted, state kept: $left" >&2; exit 1; }
+# directories the kubelet, containerd and CNI created, then our state: removed only when nothing
+# is mounted under them (rm -rf would go into a mount and delete what is not ours)
+mounted_under() { findmnt -rn -o TARGET | awk -v r="$1" 'index($0, r "/") == 1 || $0 == r' | paste -sd' ' -; }
+kept=
+for d in $created_dirs; do
+  m=$(mounted_under "$d")
+  if [ -n "$m" ]; then kept="$kept $m"; else rm -rf "$d"; fi
+done
+left=$(mounted_under "$STATE")
+[ -z "$left$kept" ] || { echo "host provider: still mounted, kept (and $STATE):$kept $left" >&2; exit 1; }
 rm -rf "$STATE"
 echo "host cluster is down (state, bridge $HOST_BRIDGE, tables and sysctls restored)"

@@ -11,6 +11,9 @@
 #                                                  pymongo and ray101_jobs baked in (what k8s/Dockerfile
 #                                                  adds for the jobs); uid 1000 gid 100, HOME
 #                                                  /home/ray as in the official image
+#   policy    localhost/ray101/kube-network-policies:<ver>-<patches>   the NetworkPolicy engine
+#                                                  (k8s/policy/build.sh --image: the patched
+#                                                  kube-network-policies, the DaemonSet up.sh applies)
 # Each image is an OCI tarball in ${RAY101_CACHE}/images/, named by version and a hash of what goes
 # into it (for ray: RAY_RECIPE and the jobs/ sources), so it is built once.
 # Usage: images.sh [--build-only]
@@ -126,11 +129,18 @@ if want ray && [ ! -f "$RAY_TAR" ]; then
   step_end image "$RAY_TAR"
 fi
 
+# the NetworkPolicy engine (built, tested and packed by k8s/policy/build.sh, kind's too)
+POLICY_TAR=$("$repo/k8s/policy/build.sh" --tar)
+if want policy && [ ! -f "$POLICY_TAR" ]; then
+  step_begin policy-image "$("$repo/k8s/policy/build.sh" --image-ref | sed 's/.*://')" image
+  logged "$repo/k8s/policy/build.sh" --image; step_end image "$POLICY_TAR"
+fi
+
 [ "$build_only" = --build-only ] && exit 0
 
 # load into the cluster's containerd (once per cluster: the stamps live in the state dir)
 mkdir -p "$STATE/images"
-for pair in "pause $PAUSE_TAR" "coredns $COREDNS_TAR" "operator $OPERATOR_TAR" "ferretdb $FERRETDB_TAR" "ray $RAY_TAR"; do
+for pair in "pause $PAUSE_TAR" "coredns $COREDNS_TAR" "operator $OPERATOR_TAR" "ferretdb $FERRETDB_TAR" "ray $RAY_TAR" "policy $POLICY_TAR"; do
   name=${pair%% *}; tar=${pair#* }
   want "$name" || continue
   stamp=$STATE/images/$(basename "$tar").loaded

@@ -9,14 +9,20 @@
 #   3. Pod bridge ray101br0 10.244.0.1/24, forwarding switched on for that bridge only (global
 #      ip_forward untouched) and an nftables table `ray101_host` dropping anything forwarded between
 #      the bridge and any other interface: no pod traffic ever leaves the machine. Pods reach on the
-#      host only the API server; nothing off the machine reaches the bridge address.
+#      host only the API server; nothing off the machine reaches the bridge address. Bridged
+#      pod-to-pod traffic passes the IP hooks (net.bridge.bridge-nf-call-iptables=1).
 #   4. Certificates (openssl), etcd, kube-apiserver (on the bridge address), controller-manager,
 #      scheduler, containerd (CRI, state in $RAY101_HOST_STATE), kubelet, kube-proxy (nftables).
 #   5. Images (k8s/host/images.sh), CoreDNS, a default StorageClass with pre-made local volumes,
 #      and a kubeconfig context `ray101-host` merged into $KUBECONFIG (or ~/.kube/config).
+#   6. The NetworkPolicy engine (k8s/policy/, the DaemonSet kind runs too).
+# Certificates expiring within HOST_CERT_MIN_DAYS (7) days are renewed when nothing of ours runs;
+# on a running cluster `make cluster` refuses in one line. What the host looked like before is
+# recorded once in host.env (sysctls, directories, nftables tables), for down.sh.
 # Logs: $RAY101_HOST_STATE/logs/*.log. Stop everything with k8s/host/down.sh.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
 source "$here/common.sh"
 need_root
 
@@ -41,7 +47,10 @@ wait_for() { # wait_for WHAT SECONDS CMD...: poll CMD until it succeeds
   die "$what not ready after ${secs}s (logs: $STATE/logs)"
 }
 
+renew_hint="make clean-cluster PROVIDER=host && make cluster PROVIDER=host (a new cluster: its objects go)"
 if running kubelet && running kube-apiserver; then
+  expiring=$(cert_expiring)
+  [ -z "$expiring" ] || die "certificate $expiring, within $HOST_CERT_MIN_DAYS days: renew them with $renew_hint"
   echo "host cluster is running (state: $STATE)"; exit 0
 fi
 # Another Kubernetes on this host (kind's nodes run in pid namespaces of their own and do not
@@ -59,17 +68,34 @@ done
 # 2. binaries (HOST_SKIP_BUILD=1: use what is in the cache, for debugging)
 [ -n "${HOST_SKIP_BUILD:-}" ] || "$here/build.sh" --images
 
+# Bridged pod-to-pod traffic must pass the IP hooks, where the NetworkPolicy engine filters it.
+[ -e /proc/sys/net/bridge/bridge-nf-call-iptables ] \
+  || die "the kernel's br_netfilter is not loaded (no net.bridge.bridge-nf-call-iptables): NetworkPolicies could not be enforced between pods (modprobe br_netfilter)"
+
 mkdir -p "$STATE"/{pki,logs,pids,etcd,containerd,kubelet,pod-logs,cni/net.d,cni/ipam,cni/cache,volumes}
 chmod 700 "$STATE"
 
-# What we change on the host, recorded once before the first change (down.sh restores it).
+# What we change on the host, recorded once before the first change (down.sh restores it);
+# written whole or not at all (an interrupted write leaves no half record).
 if [ ! -f "$STATE/host.env" ]; then
   {
-    for s in $KUBELET_SYSCTLS; do echo "sysctl $s $(sysctl -n "$s")"; done
+    for s in $HOST_SYSCTLS; do echo "sysctl $s $(sysctl -n "$s")"; done
     for d in $HOST_DIRS; do [ -e "$d" ] || echo "created $d"; done
     nft list tables 2>/dev/null | awk '{print "nft-table " $2 " " $3}'
     [ -e "$KUBECONFIG_FILE" ] || echo "kubeconfig-created $KUBECONFIG_FILE"
-  } > "$STATE/host.env"
+  } > "$STATE/host.env.tmp"
+  mv "$STATE/host.env.tmp" "$STATE/host.env"
+fi
+
+# Certificates that expire soon: renewed while nothing of ours runs, else refused.
+expiring=$(cert_expiring)
+if [ -n "$expiring" ]; then
+  for n in $DAEMONS; do
+    running "$n" && die "certificate $expiring, within $HOST_CERT_MIN_DAYS days, and this provider's $n is running: renew them with $renew_hint"
+  done
+  echo "host provider: certificate $expiring, within $HOST_CERT_MIN_DAYS days: renewing every certificate"
+  find "$PKI" -type f ! -name sa.key ! -name sa.pub -exec rm -f {} +  # (service account tokens stay valid)
+  rm -f "$STATE"/*.kubeconfig
 fi
 
 # 3. network
@@ -79,6 +105,13 @@ if ! ip link show "$HOST_BRIDGE" >/dev/null 2>&1; then
 fi
 ip link set "$HOST_BRIDGE" up
 sysctl -qw "net.ipv4.conf.$HOST_BRIDGE.forwarding=1"
+sysctl -qw net.bridge.bridge-nf-call-iptables=1
+# A FORWARD policy of DROP (Docker sets one) would drop the bridged pod traffic: let pod-to-pod
+# through, tagged, and only that (down.sh deletes the rule).
+if iptables -S FORWARD 2>/dev/null | grep -qx -- '-P FORWARD DROP' \
+   && ! iptables -C FORWARD -i "$HOST_BRIDGE" -o "$HOST_BRIDGE" -m comment --comment ray101-host -j ACCEPT 2>/dev/null; then
+  iptables -I FORWARD -i "$HOST_BRIDGE" -o "$HOST_BRIDGE" -m comment --comment ray101-host -j ACCEPT
+fi
 nft -f - <<EOF
 table inet $NFT_TABLE {}
 delete table inet $NFT_TABLE
@@ -114,18 +147,24 @@ pki() { # pki NAME SUBJECT [SANS [CA]]: a key and a certificate signed by CA (de
     else echo "extendedKeyUsage=clientAuth"; fi
   } > "$PKI/$name.ext"
   openssl x509 -req -in "$PKI/$name.csr" -CA "$PKI/$ca.crt" -CAkey "$PKI/$ca.key" -CAcreateserial \
-    -days 30 -sha256 -extfile "$PKI/$name.ext" -out "$PKI/$name.crt" 2>/dev/null
+    -days "$HOST_CERT_VALID_DAYS" -sha256 -extfile "$PKI/$name.ext" -out "$PKI/$name.crt.tmp" 2>/dev/null
+  mv "$PKI/$name.crt.tmp" "$PKI/$name.crt"   # a certificate is there whole or not at all
 }
-if [ ! -f "$PKI/ca.crt" ]; then
-  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$PKI/ca.key" -out "$PKI/ca.crt" -days 30 \
-    -subj "/CN=ray101-host-ca" 2>/dev/null
-  openssl genrsa -out "$PKI/sa.key" 2048 2>/dev/null
-  openssl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
-fi
+ca() { # ca NAME CN: a certificate authority
+  [ -f "$PKI/$1.crt" ] && return 0
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout "$PKI/$1.key" -out "$PKI/$1.crt.tmp" \
+    -days "$HOST_CERT_VALID_DAYS" -subj "/CN=$2" 2>/dev/null
+  mv "$PKI/$1.crt.tmp" "$PKI/$1.crt"
+}
+ca ca ray101-host-ca
 # etcd has a CA of its own: only the API server's etcd client certificate opens it (a
 # certificate of the cluster CA, a kubelet's say, does not)
-[ -f "$PKI/etcd-ca.crt" ] || openssl req -x509 -newkey rsa:2048 -nodes -keyout "$PKI/etcd-ca.key" \
-  -out "$PKI/etcd-ca.crt" -days 30 -subj "/CN=ray101-host-etcd-ca" 2>/dev/null
+ca etcd-ca ray101-host-etcd-ca
+# the service account signing key (kept when the certificates are renewed)
+if [ ! -f "$PKI/sa.pub" ]; then
+  openssl genrsa -out "$PKI/sa.key" 2048 2>/dev/null
+  openssl rsa -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub.tmp" 2>/dev/null && mv "$PKI/sa.pub.tmp" "$PKI/sa.pub"
+fi
 pki apiserver "/CN=kube-apiserver" "IP:127.0.0.1,IP:$HOST_IP,IP:$HOST_API_SERVICE_IP,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local,DNS:localhost"
 pki apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client"
 pki admin "/O=system:masters/CN=ray101-admin"
@@ -136,15 +175,17 @@ pki kubelet "/O=system:nodes/CN=system:node:$HOST_NODE_NAME"
 pki kubelet-serving "/CN=$HOST_NODE_NAME" "IP:$HOST_IP,IP:127.0.0.1,DNS:$HOST_NODE_NAME"
 pki etcd-server "/CN=ray101-host-etcd" "IP:127.0.0.1,DNS:localhost" etcd-ca
 pki apiserver-etcd-client "/CN=kube-apiserver-etcd-client" "" etcd-ca
-kubeconfig() { # kubeconfig NAME CERT
-  local f=$STATE/$1.kubeconfig k=("$K8S_BIN/kubectl" --kubeconfig "$STATE/$1.kubeconfig")
+kubeconfig() { # kubeconfig NAME CERT (made aside, then moved in: there whole or not at all)
+  local f=$STATE/$1.kubeconfig k=("$K8S_BIN/kubectl" --kubeconfig "$STATE/$1.kubeconfig.tmp")
   [ -f "$f" ] && return 0
+  rm -f "$f.tmp"
   "${k[@]}" config set-cluster ray101-host --server "https://$HOST_IP:$HOST_API_PORT" \
     --certificate-authority "$PKI/ca.crt" --embed-certs >/dev/null
   "${k[@]}" config set-credentials "$2" --client-certificate "$PKI/$2.crt" --client-key "$PKI/$2.key" \
     --embed-certs >/dev/null
   "${k[@]}" config set-context ray101-host --cluster ray101-host --user "$2" >/dev/null
   "${k[@]}" config use-context ray101-host >/dev/null
+  mv "$f.tmp" "$f"
 }
 for n in admin controller-manager scheduler kube-proxy kubelet; do kubeconfig "$n" "$n"; done
 
@@ -310,5 +351,12 @@ for i in $(seq 0 $((HOST_VOLUMES - 1))); do
 done
 kubectl_ -n kube-system rollout status deployment/coredns --timeout 180s >/dev/null \
   || die "CoreDNS did not start (kubectl -n kube-system describe pod -l k8s-app=kube-dns)"
+
+# 6. NetworkPolicies: the engine kind runs too (k8s/policy/, the patched kube-network-policies), as
+# its DaemonSet, with the image images.sh loaded. It filters pod traffic in the host's postrouting
+# hook (bridged pod-to-pod traffic reaches it through br_netfilter, switched on above).
+"$repo/k8s/policy/build.sh" --manifest | kubectl_ apply -f - >/dev/null
+kubectl_ -n kube-system rollout status daemonset/kube-network-policies --timeout 180s >/dev/null \
+  || die "the NetworkPolicy engine did not start (kubectl -n kube-system logs -l app.kubernetes.io/name=kube-network-policies)"
 
 echo "host cluster is up: node $HOST_NODE_NAME, context $CONTEXT in $KUBECONFIG_FILE (state: $STATE)"

@@ -4,12 +4,12 @@ Given a running cluster with the chart deployed (`make deploy`), this deploys th
 (k8s/policy/: the patched kube-network-policies DaemonSet), starts client pods and connects from
 them to MongoDB's port and the Ray head's GCS (6379), dashboard (8265) and client (10001) ports:
 
-- a pod with the chart's labels (what a Ray pod of this release carries) reaches all of them;
-- an unlabelled pod in the release's namespace does not reach MongoDB;
+- a pod with the chart's labels (what the chart's policies admit, read from them on the cluster:
+  a Ray pod of this release) reaches all of them;
+- an unlabelled pod in the release's namespace reaches neither MongoDB nor the Ray head;
 - an unlabelled pod in another namespace reaches none of them;
-- an unlabelled pod in the release's namespace reaches the Ray head exactly when the chart's
-  Ray policy admits every pod of the namespace (`podSelector: {}`, checked on the cluster), so an
-  engine that blocks more than the policy says fails too;
+- the unlabelled pods still reach CoreDNS (no policy there): a refusal above is the policy's, not
+  a broken client;
 - the engine's log shows the drops; MongoDB's and the Ray head's kubelet probes keep passing
   (pods Ready, no restarts) while the policies are enforced.
 
@@ -93,6 +93,22 @@ def connect(pod: str, namespace: str, ip: str, port: int) -> str:
     return kubectl("exec", "-n", namespace, pod, "--", "python3", "-c", CLIENT, ip, str(port), timeout=60).strip()
 
 
+def admitted_labels(policies: list[dict]) -> dict:
+    """The labels a client needs to be admitted by every one of the release's policies: of each
+    policy's first `from` peer (the Ray pods), the pod selector's matchLabels and a value for each
+    label it requires to exist."""
+    labels: dict[str, str] = {}
+    for policy in policies:
+        peers = [peer for rule in policy["spec"].get("ingress", []) for peer in rule.get("from", [])]
+        selector = (peers[0].get("podSelector") or {}) if peers else {}
+        labels.update(selector.get("matchLabels") or {})
+        for expr in selector.get("matchExpressions") or []:
+            assert expr["operator"] in ("Exists", "In"), expr
+            labels[expr["key"]] = (expr.get("values") or ["np-test"])[0]
+    assert labels, f"the release's policies admit no labelled pod: {policies}"
+    return labels
+
+
 def restarts(pod: dict) -> int:
     return sum(c.get("restartCount", 0) for c in pod["status"].get("containerStatuses", []))
 
@@ -119,8 +135,9 @@ def world():
     before = {p["metadata"]["name"]: restarts(p) for p in (mongo, head)}
 
     kubectl("create", "namespace", OUTSIDE, check=False)
-    chart_labels = {"app.kubernetes.io/part-of": "ray101", "app.kubernetes.io/instance": RELEASE,
-                    "ray101.io/cluster": "np-test"}
+    chart_labels = admitted_labels(get("networkpolicy", "-n", NAMESPACE, "-l",
+                                       f"app.kubernetes.io/instance={RELEASE}")["items"])
+    dns = get("pods", "-n", "kube-system", "-l", "k8s-app=kube-dns")["items"]
     clients = [("np-labelled", NAMESPACE, chart_labels), ("np-stranger", NAMESPACE, {}), ("np-outsider", OUTSIDE, {})]
     docs = "\n---\n".join(json.dumps(client_pod(n, ns, labels, image)) for n, ns, labels in clients)
     try:
@@ -128,7 +145,8 @@ def world():
         for name, ns, _ in clients:
             kubectl("wait", "-n", ns, "--for=condition=Ready", f"pod/{name}", "--timeout=180s", timeout=200)
         yield {"mongo": mongo, "head": head, "mongo_port": mongo_port, "before": before,
-               "mongo_ip": mongo["status"]["podIP"], "head_ip": head["status"]["podIP"]}
+               "mongo_ip": mongo["status"]["podIP"], "head_ip": head["status"]["podIP"],
+               "dns_ip": dns[0]["status"]["podIP"] if dns else None}
     finally:
         for name, ns, _ in clients:
             kubectl("delete", "pod", "-n", ns, name, "--wait=false", check=False)
@@ -153,14 +171,20 @@ def test_a_pod_of_another_namespace_cannot_reach_the_ray_head(world):
         assert connect("np-outsider", OUTSIDE, world["head_ip"], port) == "timeout", name
 
 
-def test_an_unlabelled_pod_of_the_namespace_meets_the_ray_policy_as_written(world):
-    """The chart's Ray policy decides; the engine must enforce exactly that, no more, no less."""
-    policy = get("networkpolicy", "-n", NAMESPACE, f"{RELEASE}-ray")
-    sources = [peer for rule in policy["spec"].get("ingress", []) for peer in rule.get("from", [])]
-    whole_namespace = any(peer == {"podSelector": {}} for peer in sources)
-    want = "open" if whole_namespace else "timeout"
+def test_an_unlabelled_pod_of_the_namespace_cannot_reach_the_ray_head(world):
+    """The chart's Ray policy admits this release's Ray pods (and its labelled helm test pod), not
+    every pod of the namespace: a pod without those labels gets no connection to the head."""
     for name, port in RAY_PORTS.items():
-        assert connect("np-stranger", NAMESPACE, world["head_ip"], port) == want, (name, sources)
+        assert connect("np-stranger", NAMESPACE, world["head_ip"], port) == "timeout", name
+
+
+def test_the_unlabelled_pods_reach_what_no_policy_guards(world):
+    """CoreDNS has no policy: the unlabelled clients connect to it, so their timeouts above are
+    the policies' doing and not a client that cannot connect anywhere."""
+    if not world["dns_ip"]:
+        pytest.skip("no CoreDNS pod (k8s-app=kube-dns) in kube-system")
+    assert connect("np-stranger", NAMESPACE, world["dns_ip"], 53) == "open"
+    assert connect("np-outsider", OUTSIDE, world["dns_ip"], 53) == "open"
 
 
 def test_the_engine_logged_the_drops(world):

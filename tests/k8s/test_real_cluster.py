@@ -4,8 +4,15 @@ The `host` provider (k8s/host/) builds Kubernetes, etcd, CoreDNS and the KubeRay
 Go module proxy, starts them on this machine and loads locally built images; then the same make
 targets a kind user runs: `make operator`, `make deploy`, `make compare-k8s`, `make dashboard`,
 `make undeploy`, `make clean-cluster`. The stages run in file order and share one cluster; the
-module fixture tears it down even when a stage fails, and the last test checks that the host is as
-before (mounts, links, nftables, iptables chains, sysctls, processes).
+module fixture tears it down even when a stage fails, and the teardown stage checks that the host
+is as before (mounts, links, nftables, iptables chains, sysctls, processes, cgroups, directories).
+
+What the provider enforces is proven with real traffic on the way: NetworkPolicies (the engine
+of k8s/policy/, tests/k8s/test_network_policy.py run against this cluster), pods reaching on the
+host only the API server, nothing off the machine reaching the API server or the kubelet, no local
+user reading a Secret, expiring certificates refused. After the teardown, `up.sh` is interrupted
+halfway (Ctrl-C after etcd started) beside stale pid files that point at unrelated processes; then
+`make clean-cluster` must leave those processes alone and the host as before again.
 
 Wall time of each stage goes to results/k8s/timings.json (cold: the build cache was empty).
 Only `make test-k8s` runs this module (it sets RAY101_TEST_K8S=1); `make test` skips it.
@@ -18,6 +25,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -40,6 +48,17 @@ STATE = Path(os.environ.get("RAY101_HOST_STATE") or "/var/lib/ray101-host")
 K8S_BIN = CACHE / "kubernetes-v1.34.4" / "bin"
 OTHER_CHECKOUTS = re.compile(r"r101")  # other checkouts' local Ray clusters (bridges r101*)
 TIMINGS: dict[str, float] = {}
+# The sysctls a cluster could change (every kernel.*, vm.*, the forwarding and bridge ones, ...),
+# minus counters that move on their own.
+SYSCTL_PREFIXES = ("kernel.", "vm.", "user.", "net.core.", "net.bridge.", "net.netfilter.",
+                   "net.ipv4.ip_forward", "net.ipv4.conf.all.", "net.ipv4.conf.default.",
+                   "net.ipv6.conf.all.", "net.ipv6.conf.default.")
+VOLATILE_SYSCTLS = re.compile(r"(kernel\.(ns_last_pid|random\.\S+|pty\.nr|perf_event_max_sample_rate|tainted)"
+                              r"|net\.netfilter\.nf_conntrack_count) =")
+# Set before the cluster starts to values the kubelet changes (it sets 1000000 and 25000000):
+# teardown must put these back too. The host's own values return after the module.
+KUBELET_PROBE_SYSCTLS = {"kernel.keys.root_maxkeys": "999999", "kernel.keys.root_maxbytes": "24999999"}
+API = "10.244.0.1"  # the bridge address: the API server (6443) and the kubelet (10250) listen there
 COLD = not (K8S_BIN / "kubelet").exists()
 
 
@@ -104,9 +123,8 @@ def host_snapshot() -> dict[str, set[str]]:
     chains = set()
     for tool in ("iptables-save", "ip6tables-save"):
         chains |= {f"{tool} {c.split()[0]}" for c in lines([tool]) if c.startswith(":")}
-    sysctls = {f"{k}={Path('/proc/sys', k.replace('.', '/')).read_text().strip()}"
-               for k in ("vm.overcommit_memory", "kernel.panic", "kernel.panic_on_oops",
-                         "net.ipv4.ip_forward", "net.ipv4.conf.all.forwarding")}
+    sysctls = {line for line in lines(["sysctl", "-a"])
+               if line.startswith(SYSCTL_PREFIXES) and not VOLATILE_SYSCTLS.match(line)}
     ours = (str(STATE), str(CACHE), "/var/lib/kubelet", "/run/containerd", "kube-", "etcd",
             "containerd")
     procs = set()
@@ -144,10 +162,24 @@ def cluster(env):
     The provider's Debian packages come first: the snapshot runs their tools (nft, iptables-save),
     and packages stay installed after teardown, so before and after compare like with like."""
     timed("packages", ["k8s/host/packages.sh"], env, 1200, stream=True)
-    before = host_snapshot()
-    yield before
-    if (STATE / "pids").exists():
-        timed("teardown", ["make", "--no-print-directory", "clean-cluster"], env, 600)
+    host_values = {k: sysctl(k) for k in KUBELET_PROBE_SYSCTLS}
+    for k, v in KUBELET_PROBE_SYSCTLS.items():
+        sysctl(k, v)
+    try:
+        before = host_snapshot()
+        yield before
+        if (STATE / "pids").exists():
+            timed("teardown", ["make", "--no-print-directory", "clean-cluster"], env, 600)
+    finally:
+        for k, v in host_values.items():
+            sysctl(k, v)
+
+
+def sysctl(key: str, value: str | None = None) -> str:
+    path = Path("/proc/sys", key.replace(".", "/"))
+    if value is not None:
+        path.write_text(value + "\n")
+    return path.read_text().strip()
 
 
 def test_build(env):
@@ -164,6 +196,24 @@ def test_cluster_up(env):
     [node] = json.loads(nodes.stdout)["items"]
     ready = {c["type"]: c["status"] for c in node["status"]["conditions"]}
     assert ready["Ready"] == "True"
+    engine = json.loads(sh(["kubectl", "-n", "kube-system", "get", "daemonset", "kube-network-policies",
+                            "-o", "json"], env, 60).stdout)
+    assert engine["status"].get("numberReady") == 1, engine["status"]
+    assert sysctl("net.bridge.bridge-nf-call-iptables") == "1"  # bridged pod traffic meets the engine
+    assert sysctl("kernel.keys.root_maxkeys") == "1000000"  # the kubelet's value (put back later)
+
+
+def test_make_cluster_refuses_expiring_certificates(env):
+    """`make cluster` on a running cluster whose certificates expire within HOST_CERT_MIN_DAYS
+    refuses in one line (they are made for 30 days: 400 days always finds one); without that it
+    says the cluster is running."""
+    got = sh(["make", "--no-print-directory", "cluster"], {**env, "HOST_CERT_MIN_DAYS": "400"}, 120,
+             check=False)
+    ours = [line for line in got.stderr.splitlines() if line.startswith("host provider:")]
+    assert got.returncode != 0 and len(ours) == 1, got.stderr
+    assert "expires" in ours[0] and "within 400 days" in ours[0] and "make clean-cluster" in ours[0], ours
+    again = sh(["make", "--no-print-directory", "cluster"], env, 120)
+    assert "host cluster is running" in again.stdout
 
 
 def test_operator(env):
@@ -213,6 +263,91 @@ def test_a_local_user_reads_no_secret(env):
         got = as_nobody("curl", "-sk", "-m", "10", "-o", "/dev/null", "-w", "%{http_code}", url)
         print(url, got.stdout)
         assert got.stdout == "401", f"{url} answered {got.stdout!r} to a local user without credentials"
+
+
+def test_network_policies_enforced(env):
+    """tests/k8s/test_network_policy.py against this cluster: with real connections, a pod without
+    the chart's labels reaches neither MongoDB nor the Ray head's GCS, dashboard and client ports
+    (in the release's namespace or another), a labelled one reaches them, the engine logs its
+    drops, the kubelet's probes keep passing. The Ray pods, helm test and the compare below run
+    with the policies enforced too."""
+    timed("network policies", [sys.executable, "-m", "pytest", "tests/k8s/test_network_policy.py",
+                               "-p", "no:cacheprovider", "-o", "addopts=", "-q", "-rA"],
+          {**env, "RAY101_TEST_K8S": "1"}, 900, stream=True)
+
+
+TCP_PROBE = (
+    "import json, socket, sys, concurrent.futures as cf\n"
+    "def probe(port):\n"
+    "    try:\n"
+    "        socket.create_connection((sys.argv[1], port), timeout=3).close(); return 'open'\n"
+    "    except socket.timeout:\n"
+    "        return 'timeout'\n"
+    "    except OSError as e:\n"
+    "        return type(e).__name__\n"
+    "ports = [int(p) for p in sys.argv[2:]]\n"
+    "with cf.ThreadPoolExecutor(32) as ex:\n"
+    "    print(json.dumps(dict(zip(ports, ex.map(probe, ports)))))\n"
+)
+
+
+def host_tcp_listeners() -> set[int]:
+    """Ports with a TCP listener a pod could address on the host: on any address or the bridge's."""
+    wanted = {"00000000", "0100F40A", "0" * 32, "0000000000000000FFFF00000100F40A"}
+    ports = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            addr, port = fields[1].split(":")
+            if fields[3] == "0A" and addr in wanted:  # 0A: LISTEN
+                ports.add(int(port, 16))
+    return ports
+
+
+def test_pods_reach_only_the_api_server_on_the_host(env):
+    """From a pod (the Ray head), of every TCP port the host listens on where a pod could address
+    it, plus the kubelet's, etcd's, the control plane's and the policy engine's, only the API
+    server's answers."""
+    pods = json.loads(sh(["kubectl", "-n", "ray101", "get", "pods", "-l", "ray.io/node-type=head",
+                          "-o", "json"], env, 60).stdout)["items"]
+    head = pods[0]["metadata"]["name"]
+    ports = sorted(host_tcp_listeners() | {6443, 10250, 2379, 2380, 10256, 10249, 10257, 10259, 9080})
+    out = sh(["kubectl", "-n", "ray101", "exec", head, "--", "python3", "-c", TCP_PROBE, API,
+              *map(str, ports)], env, 120).stdout
+    seen = {int(p): r for p, r in json.loads(out.strip().splitlines()[-1]).items()}
+    print("from a pod to the host:", seen)
+    assert seen.pop(6443) == "open", seen
+    assert not [p for p, r in seen.items() if r == "open"], seen
+
+
+def test_nothing_off_the_machine_reaches_the_api_server_or_the_kubelet(env):
+    """A second "machine" (a network namespace on a veth link to the host, routing the pod subnet
+    through it) gets nothing from the bridge address: not the API server, not the kubelet, not a
+    listener on any address that it does reach through the host's own address on the link."""
+    listener = socket.create_server(("0.0.0.0", 0))
+    port = listener.getsockname()[1]
+    machine = subprocess.Popen(["unshare", "--net", "sleep", "600"])
+    try:
+        time.sleep(0.5)
+        net = ["nsenter", "-t", str(machine.pid), "-n"]
+        for cmd in (["ip", "link", "add", "rhx0", "type", "veth", "peer", "name", "rhx1", "netns", str(machine.pid)],
+                    ["ip", "addr", "add", "198.18.101.1/30", "dev", "rhx0"], ["ip", "link", "set", "rhx0", "up"],
+                    [*net, "ip", "link", "set", "lo", "up"], [*net, "ip", "link", "set", "rhx1", "up"],
+                    [*net, "ip", "addr", "add", "198.18.101.2/30", "dev", "rhx1"],
+                    [*net, "ip", "route", "add", "default", "via", "198.18.101.1"]):
+            sh(cmd, env, 30)
+        seen = {}
+        for target, ports in (("198.18.101.1", [port]), (API, [port, 6443, 10250])):
+            out = sh([*net, sys.executable, "-c", TCP_PROBE, target, *map(str, ports)], env, 60).stdout
+            seen[target] = {int(p): r for p, r in json.loads(out.strip().splitlines()[-1]).items()}
+        print("from another machine:", seen)
+        assert seen["198.18.101.1"][port] == "open", seen  # the link works
+        assert seen[API] == {port: "timeout", 6443: "timeout", 10250: "timeout"}, seen
+    finally:
+        machine.kill()
+        machine.wait()
+        listener.close()
+        subprocess.run(["ip", "link", "del", "rhx0"], capture_output=True)
 
 
 def test_compare(env):
@@ -315,7 +450,13 @@ def test_undeploy(env):
 
 
 def snapshot_diff(before: dict[str, set[str]], after: dict[str, set[str]]) -> dict:
-    """What teardown left different from the host as it was, per kind of thing."""
+    """What teardown left different from the host as it was, per kind of thing. Sysctls compare
+    by value: a key that appeared (a kernel module loaded on the way, which stays) is no change."""
+    after = dict(after)
+    if "sysctls" in before and "sysctls" in after:
+        keys = {s.split(" = ")[0] for s in before["sysctls"]} & {s.split(" = ")[0] for s in after["sysctls"]}
+        before = {**before, "sysctls": {s for s in before["sysctls"] if s.split(" = ")[0] in keys}}
+        after["sysctls"] = {s for s in after["sysctls"] if s.split(" = ")[0] in keys}
     return {k: {"added": sorted(after[k] - before[k]), "removed": sorted(before[k] - after[k])}
             for k in before if after[k] != before[k]}
 
@@ -325,3 +466,83 @@ def test_teardown_leaves_nothing(env, cluster):
     diff = snapshot_diff(cluster, host_snapshot())
     (RESULTS / "teardown-diff.json").write_text(json.dumps(diff, indent=2) + "\n")
     assert diff == {}
+
+
+def our_daemon(name: str) -> int | None:
+    """The pid in the provider's pid file NAME if that process runs the executable it names."""
+    try:
+        pid, _start, exe = (STATE / "pids" / f"{name}.pid").read_text().split()
+        return int(pid) if os.readlink(f"/proc/{pid}/exe") == exe else None
+    except (OSError, ValueError):
+        return None
+
+
+def up_until_etcd_then_ctrl_c(env: dict, log: Path) -> int:
+    """Start k8s/host/up.sh, send Ctrl-C's SIGINT to its process group as soon as our etcd runs;
+    return etcd's pid (etcd runs on: it is in a session of its own)."""
+    with open(log, "a") as out:
+        up = subprocess.Popen(["k8s/host/up.sh"], cwd=REPO, env={**env, "HOST_SKIP_BUILD": "1"},
+                              stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 120
+        while our_daemon("etcd") is None:
+            assert up.poll() is None, log.read_text()[-2000:]
+            assert time.monotonic() < deadline, "etcd never started: " + log.read_text()[-2000:]
+            time.sleep(0.1)
+        os.killpg(up.pid, signal.SIGINT)
+        assert up.wait(timeout=60) != 0
+    etcd = our_daemon("etcd")
+    assert etcd is not None, "nothing was left running: the interruption came too late to test"
+    return etcd
+
+
+def cert(name: str, *what: str) -> str:
+    return subprocess.run(["openssl", "x509", "-noout", *what, "-in", str(STATE / "pki" / name)],
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_interrupted_up_then_clean_cluster_restores_the_host(env, cluster):
+    """Ctrl-C in `make cluster` right after etcd started leaves a half-made cluster (etcd runs on,
+    in its own session); `make cluster` then refuses to renew expiring certificates under it. With
+    etcd gone (as after a reboot), the next `make cluster` renews every certificate (the service
+    account key kept) and is interrupted the same way. Stale pid files point at unrelated processes
+    (a pid from before a reboot, a pid reused by another program, the old one-field format).
+    `make clean-cluster` leaves those processes alone and the host as before."""
+    unrelated = [subprocess.Popen(["sleep", "600"]) for _ in range(2)]
+    log = RESULTS / "interrupted-up.log"
+    log.write_text("")
+    expiring = {**env, "HOST_SKIP_BUILD": "1", "HOST_CERT_MIN_DAYS": "400"}
+    try:
+        etcd = up_until_etcd_then_ctrl_c(env, log)
+        print("interrupted up.sh; left running: etcd", etcd, "state:", sorted(os.listdir(STATE / "pids")))
+        refused = sh(["make", "--no-print-directory", "cluster"], expiring, 300, check=False)
+        ours = [line for line in refused.stderr.splitlines() if line.startswith("host provider:")]
+        assert refused.returncode != 0 and len(ours) == 1 and "etcd is running" in ours[0], refused.stderr
+
+        old = {"ca": cert("ca.crt", "-fingerprint"), "sa": (STATE / "pki" / "sa.pub").read_text()}
+        os.kill(etcd, signal.SIGTERM)
+        deadline = time.monotonic() + 30
+        while our_daemon("etcd") is not None:
+            assert time.monotonic() < deadline, "etcd did not stop on SIGTERM"
+            time.sleep(0.2)
+        up_until_etcd_then_ctrl_c(expiring, log)
+        assert "renewing every certificate" in log.read_text(), log.read_text()[-2000:]
+        assert cert("ca.crt", "-fingerprint") != old["ca"], "the CA was not renewed"
+        assert (STATE / "pki" / "sa.pub").read_text() == old["sa"], "the service account key changed"
+
+        a, b = unrelated
+        b_start = Path(f"/proc/{b.pid}/stat").read_text().rsplit(") ", 1)[1].split()[19]
+        stale = {"kubelet": f"{a.pid} 1 {K8S_BIN / 'kubelet'}",            # from before a reboot
+                 "kube-proxy": f"{b.pid} {b_start} {K8S_BIN / 'kube-proxy'}",  # pid reused
+                 "kube-scheduler": f"{a.pid}"}                                # old format
+        for name, line in stale.items():
+            assert our_daemon(name) is None and not (STATE / "pids" / f"{name}.pid").exists(), name
+            (STATE / "pids" / f"{name}.pid").write_text(line + "\n")
+        timed("clean after interrupted up", ["make", "--no-print-directory", "clean-cluster"], env, 600)
+        assert [p.poll() for p in unrelated] == [None, None], "clean-cluster killed an unrelated process"
+        diff = snapshot_diff(cluster, host_snapshot())
+        (RESULTS / "interrupted-up-diff.json").write_text(json.dumps(diff, indent=2) + "\n")
+        assert diff == {}
+    finally:
+        for p in unrelated:
+            p.kill()
+            p.wait()
