@@ -105,10 +105,9 @@ def safe_lab():
                 continue
         return {name: value for name, value in found.items() if value}
 
-    up, leaks, scans = _scan_while(
-        lambda: lab.cli("local", "up", "--cpus", "1", "--subnet", free_subnet(140),
-                        "--mongo-port", str(TEST_MONGO_PORT + 2), "--no-seed", timeout=600),
-        secrets_now)
+    lab.up_args = ["local", "up", "--cpus", "1", "--subnet", free_subnet(140),
+                   "--mongo-port", str(TEST_MONGO_PORT + 2), "--no-seed"]
+    up, leaks, scans = _scan_while(lambda: lab.cli(*lab.up_args, timeout=600), secrets_now)
     try:
         assert up.returncode == 0, up.stdout + up.stderr
         lab.up_leaks, lab.up_scans = leaks, scans
@@ -210,6 +209,27 @@ def test_serve_listens_on_the_heads_address_only(safe_lab):
     assert _listening(head["serve_port"], head["netns"]) == [head["ip"]]
     called = lab.cli("serve", "call", "--cluster", "local-single", "--data", "Hi", check=True)
     assert "Received data: Hi" in called.stdout
+
+
+def test_nodes_that_hold_an_old_mongodb_uri_are_restarted_by_up(safe_lab):
+    """A lab from before authentication: its nodes' environment holds a URI without the
+    password (recorded as its digest); `local up` restarts them with the new one."""
+    lab = safe_lab
+    path = lab.home / "local" / "state.json"
+    data = json.loads(path.read_text())
+    before = {n["name"]: n["pid"] for n in data["plan"]["nodes"]}
+    assert data["mongo"] and len(data["mongo"]) == 16
+    path.write_text(json.dumps({**data, "mongo": "0123456789abcdef"}))
+    up = lab.cli(*lab.up_args, timeout=600, check=True)
+    assert "local-multi: restarting, for MongoDB's new address or password" in up.stdout + up.stderr
+    assert up.stdout.count("started: ") == 1 and all(name in up.stdout for name in before)
+    after = json.loads(path.read_text())
+    assert after["mongo"] == data["mongo"]
+    assert all(n["pid"] != before[n["name"]] for n in after["plan"]["nodes"])
+    run = lab.cli("run", "mongo-sequential", "--cluster", "local-single", "--json", timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    again = lab.cli(*lab.up_args, timeout=600, check=True)
+    assert "everything was already up" in again.stdout
 
 
 # -- Ray's directories: a path someone else made first ----------------------------------------

@@ -9,6 +9,7 @@ namespaces and bridge.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import secrets
@@ -253,11 +254,19 @@ def start(plan: Plan, mongo_uri: str | None, progress: Callable[[str], object] =
 
     ``progress(message)`` hears each node as it starts, and each cluster once it is ready."""
     token = read_token()
-    save(plan, {})
+    # Which MongoDB URI the running nodes have in their environment (a digest, not the URI):
+    # when it changed (a new password), they are restarted to get the new one.
+    extra = {"mongo": hashlib.sha256(mongo_uri.encode()).hexdigest()[:16] if mongo_uri else None}
+    stale = (load() or {}).get("mongo") != extra["mongo"]
+    save(plan, extra)
     started = []
     for cluster in (SINGLE, MULTI):
         nodes = plan.cluster_nodes(cluster)
         head = nodes[0]
+        if stale and node_alive(head):
+            progress(f"{cluster}: restarting, for MongoDB's new address or password")
+            for node in nodes:
+                stop_node(node)
         if not node_alive(head):
             for node in nodes:  # a cluster without its head is restarted whole
                 if node.pid:
@@ -270,7 +279,7 @@ def start(plan: Plan, mongo_uri: str | None, progress: Callable[[str], object] =
                          f"{len(nodes)}) at {node.ip}")
                 start_node(plan, node, mongo_uri)
                 started.append(node.name)
-                save(plan, {})
+                save(plan, extra)
                 wait_for_node(plan, node, token)
     for cluster in (SINGLE, MULTI):
         wait_ready(plan, cluster, token)
