@@ -109,6 +109,12 @@ def admitted_labels(policies: list[dict]) -> dict:
     return labels
 
 
+def tcp_port(pod: dict) -> int:
+    """The pod's first TCP container port (CoreDNS: 53 on kind, 1053 on the host provider)."""
+    return next(p["containerPort"] for c in pod["spec"]["containers"] for p in c.get("ports", [])
+                if p.get("protocol", "TCP") == "TCP")
+
+
 def restarts(pod: dict) -> int:
     return sum(c.get("restartCount", 0) for c in pod["status"].get("containerStatuses", []))
 
@@ -146,7 +152,7 @@ def world():
             kubectl("wait", "-n", ns, "--for=condition=Ready", f"pod/{name}", "--timeout=180s", timeout=200)
         yield {"mongo": mongo, "head": head, "mongo_port": mongo_port, "before": before,
                "mongo_ip": mongo["status"]["podIP"], "head_ip": head["status"]["podIP"],
-               "dns_ip": dns[0]["status"]["podIP"] if dns else None}
+               "dns": (dns[0]["status"]["podIP"], tcp_port(dns[0])) if dns else None}
     finally:
         for name, ns, _ in clients:
             kubectl("delete", "pod", "-n", ns, name, "--wait=false", check=False)
@@ -181,10 +187,10 @@ def test_an_unlabelled_pod_of_the_namespace_cannot_reach_the_ray_head(world):
 def test_the_unlabelled_pods_reach_what_no_policy_guards(world):
     """CoreDNS has no policy: the unlabelled clients connect to it, so their timeouts above are
     the policies' doing and not a client that cannot connect anywhere."""
-    if not world["dns_ip"]:
+    if not world["dns"]:
         pytest.skip("no CoreDNS pod (k8s-app=kube-dns) in kube-system")
-    assert connect("np-stranger", NAMESPACE, world["dns_ip"], 53) == "open"
-    assert connect("np-outsider", OUTSIDE, world["dns_ip"], 53) == "open"
+    assert connect("np-stranger", NAMESPACE, *world["dns"]) == "open"
+    assert connect("np-outsider", OUTSIDE, *world["dns"]) == "open"
 
 
 def test_the_engine_logged_the_drops(world):
