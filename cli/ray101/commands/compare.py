@@ -82,7 +82,7 @@ def compare_cmd(clusters: list[str], workload_list: list[str], repeat: int, out:
         console=console().__class__(stderr=True), transient=True,
         disable=as_json or not sys.stderr.isatty())
     with progress:
-        task = progress.add_task("compare", total=len(names) * len(cluster_names))
+        task = progress.add_task("compare", total=len(names) * len(cluster_names) * len(vias))
 
         current = {"what": "compare"}
 
