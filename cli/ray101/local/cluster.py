@@ -231,13 +231,14 @@ def prepare(cpus: float = 2, workers: int = 2, subnet: str | None = DEFAULT_SUBN
             )
         # Same nodes, addresses and ports as recorded; a node to (re)start rejoins there.
         plan.nodes = old.nodes
+    if plan.netns:
+        network.check_subnet(plan)  # before saying anything: a clash is the one line the user sees
     # Before anything starts: a path someone else made first is refused here. A fresh start
     # begins with an empty one (an old one may have been open to others before it was ours).
     if not current:
         _remove_temp_root(plan)
     state.private_dir(temp_root(plan))
     if plan.netns:
-        network.check_subnet(plan)  # before saying anything: a clash is the one line the user sees
         progress(f"network: bridge {plan.bridge} {plan.bridge_ip} on {plan.subnet}")
         network.setup_network(plan)
     return plan
