@@ -98,6 +98,29 @@ def autoscaling(data: dict) -> list[str]:
     return lines
 
 
+def autoscaling_html(data: dict) -> str:
+    """The autoscaling section of compare.md, as HTML."""
+    from html import escape
+
+    out = []
+    for line in autoscaling(data):
+        if line.startswith("|---") or not line:
+            continue
+        if line.startswith("| worker pod"):
+            out.append("<table>")
+        if line.startswith("| "):
+            tag = "th" if line.startswith("| worker pod") else "td"
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            out.append("<tr>" + "".join(f"<{tag}>{escape(c)}</{tag}>" for c in cells) + "</tr>")
+            continue
+        if out and out[-1].startswith("<tr>"):
+            out.append("</table>")
+        out.append(f"<p>{escape(line)}</p>")
+    if out and out[-1].startswith("<tr>"):
+        out.append("</table>")
+    return "\n".join(out)
+
+
 def markdown(data: dict) -> str:
     header, body = table_rows(data)
     facts = ", ".join(
@@ -262,6 +285,7 @@ created {escape(str(data.get('created')))}.</p>
 <table><thead><tr>{head}</tr></thead><tbody>
 {rows}
 </tbody></table>
+{autoscaling_html(data)}
 <p>Speedup = warm runtime on the single-node cluster / on the multi-node one.
 Ideal = perfect parallelism over the cluster's CPUs (— where none is defined).
 The raw numbers are in compare.json beside this file.</p>

@@ -56,3 +56,11 @@ def test_compare_md_says_when_workers_stayed_or_none_was_made():
     assert "Still 1 worker(s) 120 s after the last job." in text
     assert "Not measured: after parallel-retrieve: HTTP 403" in text
     assert "Autoscaling" not in render.markdown(_report({}))
+
+
+def test_compare_html_has_the_same_section(tmp_path):
+    render.write(_report(KIND_AUTO), tmp_path)
+    page = (tmp_path / "compare.html").read_text()
+    assert ("<tr><td>ray101-auto-workers-worker-69f77</td><td>parallel-retrieve</td><td>6.80</td>"
+            "<td>44.60</td><td>50.40</td><td>task-dependencies</td></tr>") in page
+    assert "<p>Idle again: no worker left 33 s after the last job.</p>" in page

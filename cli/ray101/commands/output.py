@@ -59,6 +59,8 @@ def print_table(data: dict, tail: str) -> None:
     incomplete = render.incomplete(data)
     if incomplete:
         con.print(incomplete, markup=False)
+    for line in render.autoscaling(data):  # k8s-auto: its workers, timed
+        con.print(line, markup=False, highlight=False)
 
 
 def summary_line(entry: dict) -> str:
