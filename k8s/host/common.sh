@@ -121,7 +121,7 @@ pid_record() { # pid_record PID EXE: the line a pid file holds
 }
 our_pid() { # our_pid NAME: print the pid in pids/NAME.pid if it is still the process we started
   local pid start exe
-  read -r pid start exe < "$STATE/pids/$1.pid" 2>/dev/null || [ -n "${pid:-}" ] || return 1
+  { read -r pid start exe < "$STATE/pids/$1.pid"; } 2>/dev/null || [ -n "${pid:-}" ] || return 1
   [ -n "$pid" ] && [ -n "$start" ] && [ "$(proc_start "$pid")" = "$start" ] \
     && [ "$(readlink "/proc/$pid/exe")" = "$exe" ] && echo "$pid"
 }

@@ -119,10 +119,20 @@ fi
 # directories the kubelet, containerd and CNI created, then our state: removed only when nothing
 # is mounted under them (rm -rf would go into a mount and delete what is not ours)
 mounted_under() { findmnt -rn -o TARGET | awk -v r="$1" 'index($0, r "/") == 1 || $0 == r' | paste -sd' ' -; }
+# containerd's shims keep their sockets in /run/containerd/s whichever containerd they serve (a
+# Docker Engine's too, kind's nodes say): ours are named sha256("<our socket>/<namespace>/<id>").
+# Only those go, and /run/containerd only when that leaves it empty.
+for t in "$STATE"/containerd/state/io.containerd.runtime.v2.task/*/*; do
+  [ -d "$t" ] || continue
+  ns=${t%/*}; ns=${ns##*/}
+  rm -f "/run/containerd/s/$(printf '%s' "$SOCK/$ns/${t##*/}" | sha256sum | cut -d' ' -f1)"
+done
 kept=
 for d in $created_dirs; do
   m=$(mounted_under "$d")
-  if [ -n "$m" ]; then kept="$kept $m"; else rm -rf "$d"; fi
+  if [ -n "$m" ]; then kept="$kept $m"
+  elif [ "$d" = /run/containerd ]; then rmdir "$d/s" "$d" 2>/dev/null
+  else rm -rf "$d"; fi
 done
 left=$(mounted_under "$STATE")
 [ -z "$left$kept" ] || { echo "host provider: still mounted, kept (and $STATE):$kept $left" >&2; exit 1; }

@@ -37,6 +37,8 @@ start() { # start NAME CMD...: a daemon in its own session, logging to logs/NAME
 foreign() { # foreign NAME: NAME processes in this pid namespace that this provider did not start
   local me p ours; me=$(readlink /proc/self/ns/pid); ours=$(our_pid "$1" || true)
   for p in $(pgrep -x "$1"); do
+    # (a process that is exiting, or a zombie, runs nothing any more)
+    [ "$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | cut -d' ' -f1)" = Z ] && continue
     [ "$(readlink "/proc/$p/ns/pid")" = "$me" ] && [ "$p" != "$ours" ] && echo "$p"
   done
   return 0
