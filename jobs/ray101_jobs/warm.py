@@ -85,21 +85,24 @@ def refill() -> list[dict]:
         cpus = int(node.get("Resources", {}).get("CPU", 0))
         row = {"node_ip": node["NodeManagerAddress"], "cpus": cpus, "asked": 0}
         if cpus > 0:
-            address = f"{node['NodeManagerAddress']}:{node['NodeManagerPort']}"
-            stub = node_manager_pb2_grpc.NodeManagerServiceStub(init_grpc_channel(address))
-            stats = stub.GetNodeStats(
-                node_manager_pb2.GetNodeStatsRequest(include_memory_info=False),
-                timeout=RPC_TIMEOUT_S)
-            row["idle"] = idle_unassigned(stats)
-            row["used"] = used_by(stats, job_id)
-            missing = wanted(cpus, row["idle"], row["used"], _empty(runtime_env))
-            if missing:
-                stub.PrestartWorkers(node_manager_pb2.PrestartWorkersRequest(
-                    language=common_pb2.Language.PYTHON,
-                    runtime_env_info=runtime_environment_pb2.RuntimeEnvInfo(
-                        serialized_runtime_env=runtime_env or "{}"),
-                    keep_alive_duration_secs=KEEP_ALIVE_S, num_workers=missing),
+            try:
+                address = f"{node['NodeManagerAddress']}:{node['NodeManagerPort']}"
+                stub = node_manager_pb2_grpc.NodeManagerServiceStub(init_grpc_channel(address))
+                stats = stub.GetNodeStats(
+                    node_manager_pb2.GetNodeStatsRequest(include_memory_info=False),
                     timeout=RPC_TIMEOUT_S)
-                row["asked"] = missing
+                row["idle"] = idle_unassigned(stats)
+                row["used"] = used_by(stats, job_id)
+                missing = wanted(cpus, row["idle"], row["used"], _empty(runtime_env))
+                if missing:
+                    stub.PrestartWorkers(node_manager_pb2.PrestartWorkersRequest(
+                        language=common_pb2.Language.PYTHON,
+                        runtime_env_info=runtime_environment_pb2.RuntimeEnvInfo(
+                            serialized_runtime_env=runtime_env or "{}"),
+                        keep_alive_duration_secs=KEEP_ALIVE_S, num_workers=missing),
+                        timeout=RPC_TIMEOUT_S)
+                    row["asked"] = missing
+            except Exception as exc:  # noqa: BLE001 - a node just lost; the others still get theirs
+                row["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}"
         done.append(row)
     return done
