@@ -9,8 +9,8 @@ build the host provider caches and load the ray101 images with `kind load image-
 replaces the Ray pods), `make undeploy`, `make clean-cluster`. Between them: the pods of k8s-multi
 on two nodes, seen in the pods' placement and in Ray's node IPs in the results, and the chart's
 NetworkPolicies enforced by a real engine (kube-network-policies, k8s/policy/): pods without the
-chart's labels are refused by MongoDB, pods of other namespaces by the Ray pods too, while the Ray
-pods reach each other across nodes and MongoDB. The chart goes in with the autoscaling cluster
+chart's labels, in its namespace or another, are refused by MongoDB and the Ray pods, while the Ray
+pods reach each other across nodes and MongoDB; and the chart's secrets kept (test_chart_secrets.py). The chart goes in with the autoscaling cluster
 (`--set clusters.auto.enabled=true`): k8s-auto grows from no worker to two for a job and shrinks
 again when idle, and a workload goes in as a KubeRay RayJob beside the Jobs API (kuberay_native.py,
 shared with the host tier). The stages share one cluster; the module fixture tears it down even
@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -193,83 +194,43 @@ def exec_tcp(env, namespace: str, pod: str, host: str, port: int) -> bool:
     return sh(cmd, env, 60, check=False).returncode == 0
 
 
-def probe_pod(namespace: str) -> dict:
-    """A pod with none of the chart's labels (restricted Pod Security), for TCP probes."""
-    return {
-        "apiVersion": "v1", "kind": "Pod",
-        "metadata": {"name": "policy-probe", "namespace": namespace, "labels": {"app": "policy-probe"}},
-        "spec": {
-            "securityContext": {"runAsNonRoot": True, "runAsUser": 65532, "runAsGroup": 65532,
-                                "seccompProfile": {"type": "RuntimeDefault"}},
-            "containers": [{
-                "name": "probe", "image": "localhost/ray101/kind-tools:r1", "imagePullPolicy": "Never",
-                "command": ["sleep", "3600"],
-                "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
-                "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}, "limits": {"memory": "32Mi"}},
-            }],
-        },
-    }
-
-
 def test_network_policies_enforced(env):
-    """The chart's NetworkPolicies, enforced by the engine up.sh installs, with real traffic:
-    MongoDB takes connections from the Ray pods only; the Ray pods take them from pods of their
-    own namespace only (the chart's rule: Ray's ports are dynamic). So a pod in another namespace
-    reaches neither MongoDB nor a Ray head, a pod in ray101 without the chart's labels reaches a
-    Ray head but not MongoDB, and a Ray head reaches MongoDB and a worker on another node. Both
-    probes reach CoreDNS (no policy there): a refusal is the policy, not a broken probe. The
-    kubelet's probes keep every pod Ready meanwhile (test_deploy waited for that)."""
+    """The chart's NetworkPolicies, enforced by the engine up.sh installs, with real traffic: the
+    same module as the host tier (tests/k8s/test_network_policy.py: a labelled pod reaches MongoDB
+    and the Ray head, an unlabelled one in the namespace or another reaches neither, CoreDNS
+    answers both, the engine logs its drops, the kubelet's probes keep passing). Then what only
+    several nodes show: a Ray head reaches MongoDB and a worker on another node through the
+    policies."""
+    timed("network policies", [sys.executable, "-m", "pytest", "tests/k8s/test_network_policy.py",
+                               "-p", "no:cacheprovider", "-o", "addopts=", "-q", "-rA"],
+          {**env, "RAY101_TEST_K8S": "1"}, 900, stream=True)
     pods = kubectl_json(env, "-n", NAMESPACE, "get", "pods")["items"]
     mongo = next(p for p in pods if p["metadata"]["labels"].get("app.kubernetes.io/component") == "mongodb")
     head = next(p for p in pods if p["metadata"]["labels"].get("ray.io/node-type") == "head"
                 and p["metadata"]["labels"].get("ray101.io/cluster") == "multi")
     worker = next(p for p in pods if p["metadata"]["labels"].get("ray.io/node-type") == "worker"
+                  and p["metadata"]["labels"].get("ray101.io/cluster") == "multi"
                   and p["spec"]["nodeName"] != head["spec"]["nodeName"])
-    dns = kubectl_json(env, "-n", "kube-system", "get", "service", "kube-dns")["spec"]["clusterIP"]
-    mongo_ip, head_ip = mongo["status"]["podIP"], head["status"]["podIP"]
-    other = "ray101-policy-probe"
-    sh(["kubectl", "create", "namespace", other], env, 60)
-    try:
-        for ns in (NAMESPACE, other):
-            subprocess.run(["kubectl", "apply", "-f", "-"], input=json.dumps(probe_pod(ns)), env=env,
-                           text=True, check=True, capture_output=True, timeout=60)
-        for ns in (NAMESPACE, other):
-            sh(["kubectl", "-n", ns, "wait", "pod/policy-probe", "--for=condition=Ready",
-                "--timeout=120s"], env, 150)
-        checks = {}
-        for ns, where in ((other, "another namespace"), (NAMESPACE, "ray101, no chart labels")):
-            checks[f"{where} -> CoreDNS 53/tcp (no policy)"] = exec_tcp(env, ns, "policy-probe", dns, 53)
-            checks[f"{where} -> MongoDB 27017"] = exec_tcp(env, ns, "policy-probe", mongo_ip, 27017)
-            checks[f"{where} -> Ray head GCS 6379"] = exec_tcp(env, ns, "policy-probe", head_ip, 6379)
-            checks[f"{where} -> Ray head dashboard 8265"] = exec_tcp(env, ns, "policy-probe", head_ip, 8265)
-        head_name = head["metadata"]["name"]
-        checks["Ray head -> MongoDB 27017"] = exec_tcp(env, NAMESPACE, head_name, mongo_ip, 27017)
+    head_name = head["metadata"]["name"]
+    checks = {
+        "Ray head -> MongoDB 27017": exec_tcp(env, NAMESPACE, head_name, mongo["status"]["podIP"], 27017),
         # Ray's metrics port (KubeRay starts every Ray node with --metrics-export-port=8080)
-        checks["Ray head -> worker on another node 8080"] = exec_tcp(
-            env, NAMESPACE, head_name, worker["status"]["podIP"], 8080)
-    finally:
-        sh(["kubectl", "-n", NAMESPACE, "delete", "pod", "policy-probe", "--wait=false"], env, 60,
-           check=False)
-        sh(["kubectl", "delete", "namespace", other, "--wait=false"], env, 60, check=False)
-    # the engine's own word: every refused connection attempt is a queued packet it dropped
-    logs = sh(["kubectl", "-n", "kube-system", "logs", "-l", "app.kubernetes.io/name=kube-network-policies",
-               "--tail=-1"], env, 60, echo=False).stdout
-    drops = logs.count('verdict="drop"')
-    write("kind-policy.json", {"connections": checks, "engine drop verdicts": drops})
-    assert drops > 0, logs[-2000:]
-    print(json.dumps(checks, indent=2))
-    assert checks == {
-        "another namespace -> CoreDNS 53/tcp (no policy)": True,
-        "another namespace -> MongoDB 27017": False,
-        "another namespace -> Ray head GCS 6379": False,
-        "another namespace -> Ray head dashboard 8265": False,
-        "ray101, no chart labels -> CoreDNS 53/tcp (no policy)": True,
-        "ray101, no chart labels -> MongoDB 27017": False,
-        "ray101, no chart labels -> Ray head GCS 6379": True,
-        "ray101, no chart labels -> Ray head dashboard 8265": True,
-        "Ray head -> MongoDB 27017": True,
-        "Ray head -> worker on another node 8080": True,
+        "Ray head -> worker on another node 8080": exec_tcp(
+            env, NAMESPACE, head_name, worker["status"]["podIP"], 8080),
     }
+    write("kind-policy.json", {"connections": checks})
+    assert checks == dict.fromkeys(checks, True), checks
+
+
+def test_chart_keeps_its_secrets(env):
+    """tests/k8s/test_chart_secrets.py against this cluster: a server-side dry-run upgrade keeps
+    every password and the token, a client-side one fails instead of minting new ones, an install
+    beside a kept volume without its Secret fails, the Ray pods hold only the reader's URI, and
+    MongoDB refuses a client without credentials."""
+    timed("chart secrets", [sys.executable, "-m", "pytest", "tests/k8s/test_chart_secrets.py",
+                            "-p", "no:cacheprovider", "-o", "addopts=", "-q", "-rA"],
+          {**env, "RAY101_TEST_K8S": "1", "RAY101_HELM_VALUES": "k8s/host/values.yaml k8s/kind/values.yaml"},
+          600, stream=True)
 
 
 def test_compare_stock_image(env):
