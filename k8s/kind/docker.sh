@@ -19,7 +19,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/common.sh"
 # sysctls the kubelets inside kind's nodes set on the host (not namespaced); put back on stop.
-NODE_SYSCTLS="vm.overcommit_memory kernel.panic kernel.panic_on_oops"
+NODE_SYSCTLS="vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops kernel.keys.root_maxkeys kernel.keys.root_maxbytes"
 PIDFILE=$DOCKER_STATE/dockerd.pid
 docker_() { docker --host "unix://$DOCKER_SOCK" "$@"; }
 running() { [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }

@@ -10,11 +10,12 @@ replaces the Ray pods), `make undeploy`, `make clean-cluster`. Between them: the
 on two nodes, seen in the pods' placement and in Ray's node IPs in the results, and the chart's
 NetworkPolicies enforced by a real engine (kube-network-policies, k8s/policy/): pods without the
 chart's labels, in its namespace or another, are refused by MongoDB and the Ray pods, while the Ray
-pods reach each other across nodes and MongoDB; and the chart's secrets kept (test_chart_secrets.py). The chart goes in with the autoscaling cluster
-(`--set clusters.auto.enabled=true`): k8s-auto grows from no worker to two for a job and shrinks
-again when idle, and a workload goes in as a KubeRay RayJob beside the Jobs API (kuberay_native.py,
-shared with the host tier). The stages share one cluster; the module fixture tears it down even
-when a stage fails, and the last test checks that the host is as before.
+pods reach each other across nodes and MongoDB; and the chart's secrets kept (test_chart_secrets.py).
+The chart goes in with the autoscaling cluster (`--set clusters.auto.enabled=true`): k8s-auto
+grows from no worker to two for a job and shrinks again when idle, and a workload goes in as a
+KubeRay RayJob beside the Jobs API (kuberay_native.py, shared with the host tier). The stages
+share one cluster; the module fixture tears it down even when a stage fails, and the last test
+checks that the host is as before.
 
 Wall time of each stage goes to results/k8s/kind-timings.json, pod placement to
 results/k8s/kind-placement.json, Ray's node IPs of k8s-multi to results/k8s/kind-node-ips.json,

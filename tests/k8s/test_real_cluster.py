@@ -10,7 +10,10 @@ is as before (mounts, links, nftables, iptables chains, sysctls, processes, cgro
 What the provider enforces is proven with real traffic on the way: NetworkPolicies (the engine
 of k8s/policy/, tests/k8s/test_network_policy.py run against this cluster), pods reaching on the
 host only the API server, nothing off the machine reaching the API server or the kubelet, no local
-user reading a Secret, expiring certificates refused. After the teardown, `up.sh` is interrupted
+user reading a Secret, expiring certificates refused, the chart's secrets kept
+(tests/k8s/test_chart_secrets.py). The KubeRay-native stages of tests/k8s/kuberay_native.py run
+here too: k8s-auto growing for a job and shrinking when idle, a RayJob beside the Jobs API. After
+the teardown, `up.sh` is interrupted
 halfway (Ctrl-C after etcd started) beside stale pid files that point at unrelated processes; then
 `make clean-cluster` must leave those processes alone and the host as before again.
 
@@ -384,6 +387,43 @@ def test_compare_used_memory_within_limits(env):
     (RESULTS / "pod-memory.json").write_text(json.dumps(memory, indent=2) + "\n")
     print(json.dumps(memory, indent=2))
     assert not any("OOMKilled" in m["last_terminated"] for m in memory.values()), memory
+
+
+def test_chart_keeps_its_secrets(env):
+    """tests/k8s/test_chart_secrets.py against this cluster: a server-side dry-run upgrade keeps
+    every password and the token, a client-side one fails instead of minting new ones, an install
+    beside a kept volume without its Secret fails, the Ray pods hold only the reader's URI, and
+    MongoDB refuses a client without credentials."""
+    timed("chart secrets", [sys.executable, "-m", "pytest", "tests/k8s/test_chart_secrets.py",
+                            "-p", "no:cacheprovider", "-o", "addopts=", "-q", "-rA"],
+          {**env, "RAY101_TEST_K8S": "1", "RAY101_HELM_VALUES": "k8s/host/values.yaml"}, 600, stream=True)
+
+
+def test_autoscaling_cluster_grows_and_shrinks(env):
+    """k8s-auto (on by k8s/host/values.yaml): no worker while idle; a job that keeps its head's
+    CPUs busy makes KubeRay's autoscaler add workers, each timed (pod created -> Ray node alive ->
+    first task); the job's tasks run on them, and they go away after the idle timeout."""
+    import kuberay_native  # here, not at the top: it imports this module's helpers
+
+    start = time.monotonic()
+    try:
+        kuberay_native.autoscaling_stage(env, RESULTS)
+    finally:
+        TIMINGS["autoscaling"] = round(time.monotonic() - start, 1)
+        write_timings()
+
+
+def test_rayjob_beside_the_jobs_api(env):
+    """One workload as a KubeRay RayJob (clusterSelector, HTTPMode) and through the Jobs API: the
+    same output, the job in the dashboard under its name, the RayJob deleted afterwards."""
+    import kuberay_native
+
+    start = time.monotonic()
+    try:
+        kuberay_native.rayjob_stage(env, RESULTS)
+    finally:
+        TIMINGS["rayjob"] = round(time.monotonic() - start, 1)
+        write_timings()
 
 
 def test_chaos_kill_node_during_parallel_retrieve(env):
