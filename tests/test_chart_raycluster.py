@@ -415,3 +415,13 @@ def test_should_refuse_object_store_memory_in_rayStartParams_naming_objectStoreM
 ])
 def test_should_refuse_an_object_store_that_cannot_work_when_objectStoreMemory_is_set(setting, says):
     assert says in render_fails(None, setting)
+
+
+@pytest.mark.parametrize("values", VALUES_FILES)
+def test_should_prestart_one_worker_per_cpu_on_every_ray_node_when_values_file_is_used(values):
+    """Raylets start workers of no job at node start (RAY_enable_worker_prestart), as the local
+    clusters do: the first job's first tasks find them (issue 19, the cold start)."""
+    for rc in render(values=values).rayclusters().values():
+        for c in ray_containers(rc):
+            env = {e["name"]: e.get("value") for e in c["env"]}
+            assert env.get("RAY_enable_worker_prestart") == "1", c["name"]

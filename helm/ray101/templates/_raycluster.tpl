@@ -85,6 +85,10 @@ env:
   # nodes start at once (docs/performance.md).
   - name: RAY_raylet_report_resources_period_milliseconds
     value: "10"
+  # Each raylet starts one worker process per CPU that belongs to no job yet, so the first job's
+  # first tasks find them started (ray101_jobs.warm keeps them there for the next job).
+  - name: RAY_enable_worker_prestart
+    value: "1"
   # The log monitor looks for new log files every 0.5 s instead of every 0.1 s (idle CPU).
   - name: RAY_LOG_MONITOR_MANY_FILES_THRESHOLD
     value: "0"
