@@ -52,9 +52,9 @@ def test_should_quote_the_last_bench_and_hold_the_claims():
     def warm(cluster, workload):
         return measured[cluster, workload]["warm_s"]
 
-    # "slower than one client on the single-node cluster, level with it on three nodes"
+    # "slower than one client on the single-node cluster, no faster on three nodes"
     assert warm("local-single", "mongo-parallel") > warm("local-single", "mongo-sequential")
-    assert abs(warm("local-multi", "mongo-parallel") / warm("local-multi", "mongo-sequential") - 1) < 0.05
+    assert warm("local-multi", "mongo-parallel") > 0.95 * warm("local-multi", "mongo-sequential")
     # "what does pay is splitting the reads into ranges"
     for cluster in ("local-single", "local-multi"):
         assert warm(cluster, "mongo-partitioned") < warm(cluster, "mongo-sequential")
