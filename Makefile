@@ -179,7 +179,10 @@ operator: namespace $(KUBECTL) ## Install the KubeRay operator ($(KUBERAY_VERSIO
 deploy: venv $(HELM) $(KUBECTL) ## Cluster + operator + chart, wait for the RayClusters, seed MongoDB
 	@$(MAKE) --no-print-directory cluster
 	@$(MAKE) --no-print-directory operator
-	$(HELM) upgrade --install $(RELEASE) $(CHART) --namespace $(NAMESPACE) \
+	@# --force-conflicts: KubeRay's autoscaler writes k8s-auto's worker replicas, and the CRD's
+	@# workerGroupSpecs is an atomic list, so it owns the whole list; the chart takes it back on
+	@# upgrade (the autoscaler sets the replicas again at its next pass).
+	$(HELM) upgrade --install $(RELEASE) $(CHART) --namespace $(NAMESPACE) --force-conflicts \
 		--wait --timeout $(DEPLOY_TIMEOUT) $(PROVIDER_VALUES) $(HELM_ARGS)
 	$(KUBECTL) wait raycluster --namespace $(NAMESPACE) \
 		--selector app.kubernetes.io/instance=$(RELEASE),app.kubernetes.io/part-of=ray101 \
