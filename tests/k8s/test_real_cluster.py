@@ -109,6 +109,16 @@ def timed(stage: str, cmd: list[str], env: dict, timeout: float, stream: bool = 
         write_timings()
 
 
+def timed_call(stage: str, fn, *args):
+    """A stage that is a function, not a command, timed like :func:`timed`."""
+    start = time.monotonic()
+    try:
+        return fn(*args)
+    finally:
+        TIMINGS[stage] = round(time.monotonic() - start, 1)
+        write_timings()
+
+
 def write_timings() -> None:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "timings.json").write_text(json.dumps(
@@ -405,12 +415,7 @@ def test_autoscaling_cluster_grows_and_shrinks(env):
     first task); the job's tasks run on them, and they go away after the idle timeout."""
     import kuberay_native  # here, not at the top: it imports this module's helpers
 
-    start = time.monotonic()
-    try:
-        kuberay_native.autoscaling_stage(env, RESULTS)
-    finally:
-        TIMINGS["autoscaling"] = round(time.monotonic() - start, 1)
-        write_timings()
+    timed_call("autoscaling", kuberay_native.autoscaling_stage, env, RESULTS)
 
 
 def test_rayjob_beside_the_jobs_api(env):
@@ -418,12 +423,7 @@ def test_rayjob_beside_the_jobs_api(env):
     same output, the job in the dashboard under its name, the RayJob deleted afterwards."""
     import kuberay_native
 
-    start = time.monotonic()
-    try:
-        kuberay_native.rayjob_stage(env, RESULTS)
-    finally:
-        TIMINGS["rayjob"] = round(time.monotonic() - start, 1)
-        write_timings()
+    timed_call("rayjob", kuberay_native.rayjob_stage, env, RESULTS)
 
 
 def test_chaos_kill_node_during_parallel_retrieve(env):
