@@ -425,3 +425,15 @@ def test_should_prestart_one_worker_per_cpu_on_every_ray_node_when_values_file_i
         for c in ray_containers(rc):
             env = {e["name"]: e.get("value") for e in c["env"]}
             assert env.get("RAY_enable_worker_prestart") == "1", c["name"]
+
+
+@pytest.mark.parametrize("values", VALUES_FILES)
+def test_should_preload_what_a_jobs_first_task_imports_on_every_ray_node_when_values_file_is_used(values):
+    """Every worker imports the serializer's modules as it starts, the same list as the local
+    clusters (ray101_jobs.warm.PRELOAD_MODULES): not inside a job's first repetition."""
+    from ray101_jobs.warm import PRELOAD_MODULES
+
+    for rc in render(values=values).rayclusters().values():
+        for c in ray_containers(rc):
+            env = {e["name"]: e.get("value") for e in c["env"]}
+            assert env.get("RAY_preload_python_modules") == ",".join(PRELOAD_MODULES), c["name"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import time
 from pathlib import Path
 
 import pytest
@@ -74,6 +75,33 @@ def test_every_raylet_runs_with_worker_prestart_on(plan):
         assert len(raylets) == 1, (node.name, raylets)
         environ = Path(f"/proc/{raylets[0]}/environ").read_bytes().split(b"\0")
         assert b"RAY_enable_worker_prestart=1" in environ, node.name
+
+
+def test_every_kept_worker_has_imported_what_a_jobs_first_task_needs(lab, plan):
+    """Every raylet is told to preload (ray101_jobs.warm.PRELOAD_MODULES), and its idle workers
+    hold those modules before any job reaches them: pydantic's compiled core is mapped."""
+    from ray101_jobs.warm import PRELOAD_MODULES
+
+    assert lab.cli("run", "parallel-retrieve", "--cluster", "local-multi", "--param", "seconds=0",
+                   "-q", timeout=300).returncode == 0
+    time.sleep(5)  # the job's refill: the new workers start and import
+    checked = 0
+    for node in plan.cluster_nodes("local-multi"):
+        for pid in idle._descendants({node.pid}):
+            try:
+                cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+                maps = Path(f"/proc/{pid}/maps").read_text()
+            except (FileNotFoundError, ProcessLookupError):
+                continue  # a worker of the finished job, gone meanwhile
+            if idle._role(pid) == "raylet":
+                environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+                wanted = f"RAY_preload_python_modules={','.join(PRELOAD_MODULES)}".encode()
+                assert wanted in environ, node.name
+            if not cmd[0].startswith(b"ray::IDLE"):  # a started worker of no job (its title)
+                continue
+            assert "pydantic_core" in maps, pid  # pydantic's compiled core is loaded
+            checked += 1
+    assert checked >= 2, checked
 
 
 def test_a_job_leaves_a_worker_per_cpu_on_every_node_and_the_next_job_runs_on_them(lab, plan):

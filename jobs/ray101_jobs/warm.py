@@ -21,6 +21,13 @@ from __future__ import annotations
 import os
 
 ENV = "RAY101_WARM_WORKERS"
+# What Ray's serializer imports in a worker when a job's first task reaches it (its pydantic,
+# pyarrow and starlette hooks): 0.2 s of imports per worker on an idle pod, 0.5-1 s with the
+# node's other workers doing the same, all inside the job's first repetition. Nodes name them in
+# RAY_preload_python_modules (the local clusters and the chart), so every worker imports them as
+# it starts, before any job is there to wait for it.
+PRELOAD_MODULES = ("ray._common.pydantic_compat", "pydantic.v1",
+                   "ray._private.arrow_serialization", "starlette.datastructures")
 # Idle workers beyond a node's CPU count are killed after 1 s (Ray's soft limit); this keeps
 # the ones asked for alive while the finished job's own workers are still being stopped.
 KEEP_ALIVE_S = 60

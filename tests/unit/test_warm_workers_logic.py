@@ -75,6 +75,39 @@ def test_local_nodes_start_their_workers_with_the_node(monkeypatch, tmp_path):
     p = plan.make_plan(netns=False, is_free=lambda port: True)
     env = cluster._node_env(p, p.nodes[0], None)
     assert env["RAY_enable_worker_prestart"] == "1"
+    assert env["RAY_preload_python_modules"] == ",".join(warm.PRELOAD_MODULES)
+
+
+def test_every_preloaded_module_imports_in_this_ray():
+    """A name Ray cannot import is only logged by each worker: it must exist in the Ray we pin."""
+    import importlib
+
+    for name in warm.PRELOAD_MODULES:
+        importlib.import_module(name)
+
+
+def test_the_preloaded_modules_are_what_a_jobs_first_task_imports():
+    """Ray's serializer for a new job imports much when cold and nothing more once
+    PRELOAD_MODULES are loaded (a Ray version that imports something else shows here)."""
+    import subprocess
+    import sys
+
+    code = ("import importlib, sys, ray, ray._private.worker as w\n"
+            "from ray._private.serialization import SerializationContext\n"
+            "for name in filter(None, sys.argv[1].split(',')):\n"
+            "    importlib.import_module(name)\n"
+            "before = set(sys.modules)\n"
+            "SerializationContext(w.global_worker)\n"
+            "print(' '.join(sorted(set(sys.modules) - before)))\n")
+
+    def imported_by_serializer(preload: str) -> list[str]:
+        out = subprocess.run([sys.executable, "-c", code, preload], capture_output=True,
+                             text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        return out.stdout.split()
+
+    assert len(imported_by_serializer("")) > 20
+    assert imported_by_serializer(",".join(warm.PRELOAD_MODULES)) == []
 
 
 def _cold(cold_with, cold_without, hop):

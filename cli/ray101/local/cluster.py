@@ -104,6 +104,11 @@ def _node_env(plan: Plan, node: Node, mongo_uri: str | None) -> dict:
     # next job's first tasks run on them instead of waiting for new ones (six at once took
     # parallel-retrieve's first repetition from 1 s to 3.5 s on two cores; docs/performance.md).
     env.setdefault("RAY_enable_worker_prestart", "1")
+    # ... and each of those workers imports what Ray's serializer needs for a job's first task as
+    # it starts, not when that task is waiting for it (ray101_jobs.warm.PRELOAD_MODULES).
+    from ray101_jobs.warm import PRELOAD_MODULES
+
+    env.setdefault("RAY_preload_python_modules", ",".join(PRELOAD_MODULES))
     if mongo_uri:
         env["RAY101_MONGO_URI"] = mongo_uri
     return env

@@ -89,6 +89,11 @@ env:
   # first tasks find them started (ray101_jobs.warm keeps them there for the next job).
   - name: RAY_enable_worker_prestart
     value: "1"
+  # Each worker imports, as it starts, what Ray's serializer imports when a job's first task
+  # reaches it (pydantic, starlette, pyarrow's hooks): 0.5-1 s per worker at a job's start
+  # otherwise, inside the first repetition (ray101_jobs.warm.PRELOAD_MODULES, the same list).
+  - name: RAY_preload_python_modules
+    value: "ray._common.pydantic_compat,pydantic.v1,ray._private.arrow_serialization,starlette.datastructures"
   # The log monitor looks for new log files every 0.5 s instead of every 0.1 s (idle CPU).
   - name: RAY_LOG_MONITOR_MANY_FILES_THRESHOLD
     value: "0"
