@@ -25,6 +25,7 @@ recorded in ``requests``.
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import hashlib
 import json
@@ -33,7 +34,7 @@ import select
 import socket
 import struct
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -446,3 +447,23 @@ def lab(fake: FakeKubeAPI, token: str, namespace: str = "ray101") -> None:
     fake.add(pod("ray101-multi-head-x7k2p", "ray101-multi", "head", namespace=namespace))
     fake.add(pod("ray101-multi-workers-worker-4q9tz", "ray101-multi", "worker", namespace=namespace))
     fake.add(pod("ray101-multi-workers-worker-v8wzc", "ray101-multi", "worker", namespace=namespace))
+
+
+@contextlib.contextmanager
+def deployed(tmp_path: Path, monkeypatch, token: str) -> Iterator[FakeKubeAPI]:
+    """The fake API server with what `make deploy` leaves (:func:`lab`), as the CLI finds it: a
+    kubeconfig for it in KUBECONFIG, a fresh RAY101_HOME under tmp_path, no RAY101_NAMESPACE and
+    readiness polling every 10 ms (`monkeypatch` undoes these); the server stopped at the end. A
+    test's fixture adds what it needs inside the block."""
+    from ray101.kube import readiness
+
+    api = FakeKubeAPI().start()
+    try:
+        lab(api, token)
+        monkeypatch.setenv("KUBECONFIG", str(api.write_kubeconfig(tmp_path / "kubeconfig")))
+        monkeypatch.setenv("RAY101_HOME", str(tmp_path / "home"))
+        monkeypatch.delenv("RAY101_NAMESPACE", raising=False)
+        monkeypatch.setattr(readiness, "POLL_S", 0.01)
+        yield api
+    finally:
+        api.stop()

@@ -28,16 +28,11 @@ def auto_raycluster(status: dict) -> dict:
 
 @pytest.fixture
 def fake(tmp_path, monkeypatch):
-    api = fk.FakeKubeAPI().start()
-    fk.lab(api, TOKEN)
-    api.add(auto_raycluster(fk.ready_status(0)))
-    api.add(fk.pod("ray101-auto-head-q8z2m", "ray101-auto", "head"))
-    monkeypatch.setenv("KUBECONFIG", str(api.write_kubeconfig(tmp_path / "kubeconfig")))
-    monkeypatch.setenv("RAY101_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("RAY101_NAMESPACE", raising=False)
-    monkeypatch.setattr(readiness, "POLL_S", 0.01)
-    yield api
-    api.stop()
+    """What `make deploy` leaves (fk.deployed) plus k8s-auto, ready with its head and no worker."""
+    with fk.deployed(tmp_path, monkeypatch, TOKEN) as api:
+        api.add(auto_raycluster(fk.ready_status(0)))
+        api.add(fk.pod("ray101-auto-head-q8z2m", "ray101-auto", "head"))
+        yield api
 
 
 def test_clusters_lists_k8s_auto_with_its_range_of_workers(fake):

@@ -16,7 +16,6 @@ from click.testing import CliRunner
 
 import fake_kube_api as fk
 from fake_ray_head import FakeRayHead
-from ray101.kube import readiness
 from ray101.kube.rayjob import MAX_NAME, manifest, rayjob_name
 from ray101.main import cli
 
@@ -26,22 +25,16 @@ TOKEN = "tok-rayjob-7d1c2b3a4f5e6d7c8b9a0f1e2d3c4b5a"
 @pytest.fixture
 def fake(tmp_path, monkeypatch):
     """What `make deploy` leaves (the image with the jobs baked in: nothing to upload), behind
-    the fake API server, whose head pods forward to a fake Ray head."""
-    api = fk.FakeKubeAPI().start()
-    fk.lab(api, TOKEN)
-    for rc in api.rayclusters.values():
-        rc["metadata"]["annotations"]["ray101.io/jobs-in-image"] = "true"
-    head = FakeRayHead()
-    for (ns, name), pod in api.pods.items():
-        if pod["metadata"]["labels"]["ray.io/node-type"] == "head":
-            api.forward_to[(ns, name)] = {8265: head.port, 8000: head.port}
-    monkeypatch.setenv("KUBECONFIG", str(api.write_kubeconfig(tmp_path / "kubeconfig")))
-    monkeypatch.setenv("RAY101_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("RAY101_NAMESPACE", raising=False)
-    monkeypatch.setattr(readiness, "POLL_S", 0.01)
-    yield api
-    head.stop()
-    api.stop()
+    the fake API server (fk.deployed), whose head pods forward to a fake Ray head."""
+    with fk.deployed(tmp_path, monkeypatch, TOKEN) as api:
+        for rc in api.rayclusters.values():
+            rc["metadata"]["annotations"]["ray101.io/jobs-in-image"] = "true"
+        head = FakeRayHead()
+        for (ns, name), pod in api.pods.items():
+            if pod["metadata"]["labels"]["ray.io/node-type"] == "head":
+                api.forward_to[(ns, name)] = {8265: head.port, 8000: head.port}
+        yield api
+        head.stop()
 
 
 def invoke(*args: str):

@@ -24,29 +24,17 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
+from k8s_common import NAMESPACE, RELEASE, REPO, kubectl_cmd
 
 if os.environ.get("RAY101_TEST_K8S") != "1":
     pytest.skip("a real cluster: RAY101_TEST_K8S=1 (the providers' e2e tiers)", allow_module_level=True)
 
-NAMESPACE = os.environ.get("RAY101_NAMESPACE", "ray101")
-RELEASE = os.environ.get("RAY101_RELEASE", "ray101")
 SCRATCH = f"{NAMESPACE}-kept-volume"
 CHART = REPO / "helm" / "ray101"
-
-
-def kubectl_cmd() -> list[str]:
-    cmd = [os.environ.get("RAY101_KUBECTL") or shutil.which("kubectl") or "kubectl"]
-    if os.environ.get("RAY101_KUBE_CONTEXT"):
-        cmd.append(f"--context={os.environ['RAY101_KUBE_CONTEXT']}")
-    return cmd
 
 
 def helm_cmd() -> list[str]:

@@ -37,6 +37,7 @@ import pytest
 if os.environ.get("RAY101_TEST_K8S") != "1" or os.environ.get("PROVIDER") != "kind":
     pytest.skip("the kind tier: `make test-k8s PROVIDER=kind` (root, minutes)", allow_module_level=True)
 
+import k8s_common  # noqa: E402  (the chart-secrets stage, shared with the host tier)
 import kuberay_native  # noqa: E402  (issue 19's stages, shared with the host tier)
 import test_real_cluster as host_tier  # noqa: E402  (its helpers and two of its stages, as they are)
 
@@ -224,14 +225,10 @@ def test_network_policies_enforced(env):
 
 
 def test_chart_keeps_its_secrets(env):
-    """tests/k8s/test_chart_secrets.py against this cluster: a server-side dry-run upgrade keeps
-    every password and the token, a client-side one fails instead of minting new ones, an install
-    beside a kept volume without its Secret fails, the Ray pods hold only the reader's URI, and
-    MongoDB refuses a client without credentials."""
-    timed("chart secrets", [sys.executable, "-m", "pytest", "tests/k8s/test_chart_secrets.py",
-                            "-p", "no:cacheprovider", "-o", "addopts=", "-q", "-rA"],
-          {**env, "RAY101_TEST_K8S": "1", "RAY101_HELM_VALUES": "k8s/host/values.yaml k8s/kind/values.yaml"},
-          600, stream=True)
+    """tests/k8s/test_chart_secrets.py against this cluster (k8s_common.chart_secrets_stage, as on
+    the host tier), with the value files kind's `make deploy` passes: the host provider's and
+    kind's own."""
+    k8s_common.chart_secrets_stage(timed, "chart secrets", env, "k8s/host/values.yaml k8s/kind/values.yaml")
 
 
 def test_compare_stock_image(env):

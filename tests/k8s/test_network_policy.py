@@ -25,20 +25,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
+from k8s_common import NAMESPACE, RELEASE, REPO, kubectl_cmd
 
 if os.environ.get("RAY101_TEST_K8S") != "1":
     pytest.skip("a real cluster: RAY101_TEST_K8S=1 (the providers' e2e tiers)", allow_module_level=True)
 
-NAMESPACE = os.environ.get("RAY101_NAMESPACE", "ray101")
-RELEASE = os.environ.get("RAY101_RELEASE", "ray101")
 OUTSIDE = f"{NAMESPACE}-np-outsider"
 RAY_PORTS = {"gcs": 6379, "dashboard": 8265, "client": 10001}
 CLIENT = (
@@ -50,13 +45,6 @@ CLIENT = (
     "except OSError as e:\n"
     "    print(type(e).__name__)\n"
 )
-
-
-def kubectl_cmd() -> list[str]:
-    cmd = [os.environ.get("RAY101_KUBECTL") or shutil.which("kubectl") or "kubectl"]
-    if os.environ.get("RAY101_KUBE_CONTEXT"):
-        cmd.append(f"--context={os.environ['RAY101_KUBE_CONTEXT']}")
-    return cmd
 
 
 def kubectl(*args: str, check: bool = True, timeout: float = 120, stdin: str | None = None) -> str:

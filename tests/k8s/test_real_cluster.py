@@ -36,6 +36,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import k8s_common
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
@@ -400,13 +401,9 @@ def test_compare_used_memory_within_limits(env):
 
 
 def test_chart_keeps_its_secrets(env):
-    """tests/k8s/test_chart_secrets.py against this cluster: a server-side dry-run upgrade keeps
-    every password and the token, a client-side one fails instead of minting new ones, an install
-    beside a kept volume without its Secret fails, the Ray pods hold only the reader's URI, and
-    MongoDB refuses a client without credentials."""
-    timed("chart secrets", [sys.executable, "-m", "pytest", "tests/k8s/test_chart_secrets.py",
-                            "-p", "no:cacheprovider", "-o", "addopts=", "-q", "-rA"],
-          {**env, "RAY101_TEST_K8S": "1", "RAY101_HELM_VALUES": "k8s/host/values.yaml"}, 600, stream=True)
+    """tests/k8s/test_chart_secrets.py against this cluster (k8s_common.chart_secrets_stage, as on
+    the kind tier), with the value file this provider's `make deploy` passes."""
+    k8s_common.chart_secrets_stage(timed, "chart secrets", env, "k8s/host/values.yaml")
 
 
 def test_autoscaling_cluster_grows_and_shrinks(env):
