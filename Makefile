@@ -12,7 +12,7 @@ RESULTS ?= results
 # outside a checkout, is ~/.cache/ray101/tools).
 export RAY101_TOOLS ?= $(CURDIR)/.tools
 
-.PHONY: help venv mongo-server demo down test-fast test lint bench bench-k8s readme clean
+.PHONY: help venv mongo-server demo down test-fast test lint bench readme clean
 
 help: ## Show the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -64,12 +64,8 @@ lint: venv ## ruff (style, imports, bugbear) and mypy (types; None misuse in cli
 	$(VENV)/bin/ruff check cli jobs tests bench scripts
 	$(VENV)/bin/mypy
 
-bench: venv mongo-server ## Run the benchmarks and write docs/performance.md
+bench: venv mongo-server ## Run the benchmarks (and on the deployed k8s clusters, after `make deploy`) and write docs/performance.md
 	$(VENV)/bin/python -m bench
-
-bench-k8s: venv ## The same comparison on a real Kubernetes (root: make test-k8s), shown beside the local one in docs/performance.md
-	$(MAKE) test-k8s
-	$(VENV)/bin/python -m bench --k8s results/k8s
 
 readme: venv ## Regenerate docs/cli.md (CLI reference, --json table: cog) and helm/ray101/README.md (values)
 	$(VENV)/bin/cog -r docs/cli.md

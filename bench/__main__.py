@@ -4,10 +4,11 @@ docs/performance.md, docs/performance.json and docs/img/*.png.
     python -m bench            # the full run (`make bench`); RAY101_BENCH_BUDGET_S caps it
     python -m bench --quick    # tiny sweeps, repeat 2, 2 pairs: checks the harness
     python -m bench --render   # rewrite the .md and the plots from docs/performance.json
-    python -m bench --k8s results/k8s   # after `make test-k8s`: its comparison into the page
 
 The lab runs under its own RAY101_HOME, on a free subnet and MongoDB port, and is stopped with
-`ray101 local down` at the end, also on failure or Ctrl-C.
+`ray101 local down` at the end, also on failure or Ctrl-C. When the current kube context has
+ray101's k8s-single and k8s-multi (`make deploy`), the same comparison and cold start then run
+on them, after the lab is down, and the page sets them beside the local figures.
 """
 
 from __future__ import annotations
@@ -38,6 +39,9 @@ QUICK = {
     "idle_s": 5, "server_repeat": 1, "cold_jobs": 1, "hop_repeat": 4,
 }
 TARGET_COMPARE_S = 180
+# What the Kubernetes phases take (compare ~200 s, cold start ~150 s on the host provider),
+# kept out of the sweeps' share of the budget when a deployment is there.
+K8S_RESERVE_S = 420
 TARGET_RATIO = 0.4
 
 
@@ -56,14 +60,9 @@ def main(argv=None) -> int:
                         help="folder for performance.md/.json and img/ (default: docs)")
     parser.add_argument("--render", action="store_true",
                         help="only re-render the .md and plots from <out>/performance.json")
-    parser.add_argument("--k8s", type=Path, metavar="DIR",
-                        help="take the Kubernetes comparison from DIR (make test-k8s's results/k8s) "
-                             "into <out>/performance-k8s.json, then re-render")
+    parser.add_argument("--no-k8s", action="store_true",
+                        help="leave a deployed Kubernetes out (default: measured when deployed)")
     args = parser.parse_args(argv)
-    if args.k8s:
-        path = report.record_k8s(args.k8s, args.out)
-        say(f"wrote {path}")
-        args.render = True
     if args.render:
         data = json.loads((args.out / "performance.json").read_text())
         files = report.write(data, args.out)
@@ -81,13 +80,17 @@ def main(argv=None) -> int:
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": labmod.machine(), "load_start": labmod.load_now(), "errors": [],
     }
-    say(f"{data['mode']} run; budget {budget:.0f} s; load {data['load_start']}")
+    k8s = ({"clusters": [], "missing": "left out (--no-k8s)"} if args.no_k8s
+           else measure.k8s_deployment())
+    say(f"{data['mode']} run; budget {budget:.0f} s; load {data['load_start']}; Kubernetes: "
+        + (f"{', '.join(k8s['clusters'])} in context {k8s['context']}" if k8s["clusters"]
+           else k8s["missing"]))
     lab = labmod.make_lab(subnet=labmod.free_subnet(), mongo_port=labmod.free_port())
     os.environ["RAY101_HOME"] = str(lab.home)  # the in-process Jobs API calls use the lab too
     for key in [k for k in os.environ if k.startswith("RAY_")]:
         os.environ.pop(key)
     data["lab"] = {"subnet": lab.subnet, "mongo_port": lab.mongo_port, "netns": None}
-    failed = False
+    failed = interrupted = False
     data["idle"] = []
 
     def idle(when: str) -> dict | None:
@@ -155,8 +158,10 @@ def main(argv=None) -> int:
                                lambda: ferretdb_builds.server_sweep_of_lab(lab.home, plan["server_repeat"], say,
                                                                   ends_only=args.quick))
         data["idle_before"]["task_sweep"] = idle("before the task sweeps")
-        # The sweeps share what is left of the budget (keeping 30 s for `local down`).
-        left = budget - (time.perf_counter() - t0) - 30
+        # The sweeps share what is left of the budget (keeping 30 s for `local down`, and the
+        # Kubernetes phases' time when they run).
+        reserve = 30 + (K8S_RESERVE_S if k8s["clusters"] else 0)
+        left = budget - (time.perf_counter() - t0) - reserve
         task_share = max(30.0, 0.45 * left)
         data["task_sweep"] = []
         for cluster in ("local-single", "local-multi"):
@@ -166,7 +171,7 @@ def main(argv=None) -> int:
             if result:
                 data["task_sweep"].append(result)
         data["idle_before"]["mongo_sweep"] = idle("before the MongoDB size x K sweep")
-        left = budget - (time.perf_counter() - t0) - 30
+        left = budget - (time.perf_counter() - t0) - reserve
         rate = next((r["docs_per_s"] for r in data.get("mongo_throughput") or []
                      if r["workload"] == "mongo-sequential" and r["cluster"] == "local-multi"), None)
         seed_rate = None
@@ -177,7 +182,7 @@ def main(argv=None) -> int:
             lambda: measure.mongo_sweep(lab, plan["sizes"], plan["ks"], "local-multi",
                                         max(left, 0), rate, seed_rate))
     except KeyboardInterrupt as exc:
-        failed = True
+        failed = interrupted = True
         data["errors"].append({"phase": "interrupted", "error": str(exc) or "KeyboardInterrupt"})
         say("interrupted")
     except Exception as exc:  # noqa: BLE001
@@ -193,8 +198,23 @@ def main(argv=None) -> int:
             failed = True
             data["errors"].append({"phase": "local down", "error": down.tail()})
             say(f"local down failed: {down.tail()} (RAY101_HOME={lab.home} kept)")
-        else:
-            labmod.remove_home(lab)
+    # Kubernetes after the lab is down: its figures are taken without the lab's idle load.
+    data["k8s"] = {"deployment": k8s}
+    if k8s["clusters"] and not interrupted:
+        try:
+            kd = data["k8s"]
+            kd["idle_before"] = idle("local lab down, before the Kubernetes comparison")
+            kd["compare"] = phase(f"compare on Kubernetes, repeat {plan['repeat']}",
+                                  lambda: measure.compare(lab, plan["repeat"], measure.K8S_CLUSTERS))
+            kd["cold_start"] = phase(
+                "cold start on k8s-multi",
+                lambda: measure.k8s_cold_start(lab, plan["cold_jobs"], plan["hop_repeat"]))
+        except KeyboardInterrupt as exc:
+            failed = True
+            data["errors"].append({"phase": "interrupted", "error": str(exc) or "KeyboardInterrupt"})
+            say("interrupted")
+    if down.returncode == 0:
+        labmod.remove_home(lab)
     data["load_end"] = labmod.load_now()
     data["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     data["wall_s"] = round(time.perf_counter() - t0, 1)

@@ -147,15 +147,28 @@ def remove_home(lab: Lab) -> None:
 
 
 # --- facts ------------------------------------------------------------------------------------
-def raylets() -> int:
-    out = subprocess.run(["pgrep", "-c", "raylet"], capture_output=True, text=True).stdout.strip()
-    return int(out or 0)
+def raylets() -> tuple[int, int]:
+    """Raylets running on this machine: (outside Kubernetes pods, inside them: a deployment's
+    own, which `make bench` measures too)."""
+    out = subprocess.run(["pgrep", "-x", "raylet"], capture_output=True, text=True).stdout.split()
+    plain = in_pods = 0
+    for pid in out:
+        try:
+            cgroup = Path(f"/proc/{pid}/cgroup").read_text()
+        except OSError:
+            continue
+        if "kubepods" in cgroup:
+            in_pods += 1
+        else:
+            plain += 1
+    return plain, in_pods
 
 
 def load_now() -> dict:
     one, five, fifteen = os.getloadavg()
+    plain, in_pods = raylets()
     return {"load_1m": round(one, 2), "load_5m": round(five, 2), "load_15m": round(fifteen, 2),
-            "raylets": raylets(), "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+            "raylets": plain, "raylets_in_pods": in_pods, "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
 
 
 def machine() -> dict:

@@ -88,12 +88,23 @@ def lab_pids() -> set[int]:
     return _descendants(roots)
 
 
+def machine_busy_s() -> float:
+    """CPU seconds the whole machine has been busy since boot (/proc/stat: every state but idle
+    and iowait), whoever used them: a deployed Kubernetes, say, beside the lab."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / TICK
+
+
 def idle_cpu(seconds: float = 30.0) -> dict:
-    """CPU seconds per second (cores) the idle lab uses, in all and per kind of process."""
+    """CPU seconds per second (cores) the idle lab uses, in all and per kind of process, and
+    what the whole machine used in the same window (``machine_cores``)."""
     before = {pid: _stat(pid) for pid in lab_pids()}
+    busy0 = machine_busy_s()
     t0 = time.monotonic()
     time.sleep(seconds)  # the measurement window itself, not a wait for a condition
     wall = time.monotonic() - t0
+    machine = machine_busy_s() - busy0
     per_role: dict[str, float] = {}
     counts: dict[str, int] = {}
     for pid, st0 in before.items():
@@ -107,6 +118,7 @@ def idle_cpu(seconds: float = 30.0) -> dict:
     return {
         "window_s": round(wall, 1), "processes": len(before),
         "cpu_s": round(total, 2), "cores": round(total / wall, 3),
+        "machine_cores": round(machine / wall, 3),
         "per_role": sorted(({"role": r, "processes": counts[r], "cpu_s": round(v, 2),
                              "cores": round(v / wall, 3)} for r, v in per_role.items()),
                            key=lambda row: -row["cpu_s"]),

@@ -47,9 +47,9 @@ def seed(lab: Lab, movies: int | None = None, comments: int | None = None) -> di
             "seed_seconds": data.get("seconds")}
 
 
-def compare(lab: Lab, repeat: int) -> dict:
-    out_dir = lab.home / "compare"
-    run = lab.cli("compare", "--clusters", "local-single,local-multi", "--repeat", str(repeat),
+def compare(lab: Lab, repeat: int, clusters: tuple[str, str] = ("local-single", "local-multi")) -> dict:
+    out_dir = lab.home / ("compare" if clusters[0].startswith("local") else "compare-k8s")
+    run = lab.cli("compare", "--clusters", ",".join(clusters), "--repeat", str(repeat),
                   "--out", str(out_dir), "--json", timeout=3600)
     data = run.json()
     if not data:
@@ -355,7 +355,8 @@ def _result(text: str) -> dict | None:
 
 
 def cold_start(lab: Lab, head_url: str, jobs: int, cluster: str = "local-multi",
-               hop_repeat: int = 11) -> dict:
+               hop_repeat: int = 11, token_file: Path | None = None,
+               runtime_env: dict | None = None) -> dict:
     """parallel-retrieve's cold (first) and warm repetitions on ``cluster``, each job submitted
     with Ray's `ray job submit` (the same client both ways) on an idle lab: with the workers
     the previous job left started (ray101's default), and without (RAY101_WARM_WORKERS=0 in
@@ -364,9 +365,12 @@ def cold_start(lab: Lab, head_url: str, jobs: int, cluster: str = "local-multi",
     warm), and a one-shot script (bench/oneshot/lookups.py) through `ray job submit` as a user
     submits one: with ``--working-dir`` (a runtime environment of its own) and as ``python -c``."""
     ray = str(BIN / "ray")
-    env = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(lab.token_file())}
+    env = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token_file or lab.token_file())}
     entry = ["python", "-m", "ray101_jobs.parallel_retrieve", "--repeat", "3"]
-    cold_env = json.dumps({"env_vars": {"RAY101_WARM_WORKERS": "0"}})
+    # A KubeRay cluster on the stock image gets ray101_jobs as py_modules, as ray101 ships it.
+    base = dict(runtime_env or {})
+    warm_env = ["--runtime-env-json", json.dumps(base)] if base else []
+    cold_env = json.dumps({**base, "env_vars": {"RAY101_WARM_WORKERS": "0"}})
     rows = []
 
     def settle() -> None:
@@ -376,7 +380,7 @@ def cold_start(lab: Lab, head_url: str, jobs: int, cluster: str = "local-multi",
     for i in range(jobs):
         for mode in ("without", "with"):
             settle()
-            extra = [] if mode == "with" else ["--runtime-env-json", cold_env]
+            extra = warm_env if mode == "with" else ["--runtime-env-json", cold_env]
             out = lab.run([ray, "job", "submit", "--address", head_url, *extra, "--", *entry],
                           timeout=300, env=env)
             res = _result(out.stdout) or {}
@@ -429,4 +433,50 @@ def cold_start(lab: Lab, head_url: str, jobs: int, cluster: str = "local-multi",
                             **({} if printed is not None else {"error": out.tail()})})
     return {"cluster": cluster, "settle_s": SETTLE_S, "jobs": rows,
             "with": summary(True), "without": summary(False), "hop": hop_row, "oneshot": oneshot,
-            "submit_env": "RAY_AUTH_MODE=token RAY_AUTH_TOKEN_PATH=<RAY101_HOME>/auth_token"}
+            "submit_env": "RAY_AUTH_MODE=token RAY_AUTH_TOKEN_PATH=" + (
+                "<the Secret's token in a 0600 file>" if token_file else "<RAY101_HOME>/auth_token")}
+
+
+# --- 5. the same on Kubernetes, when `make deploy` has run ----------------------------------
+K8S_CLUSTERS = ("k8s-single", "k8s-multi")
+
+
+def k8s_deployment() -> dict:
+    """Which of ray101's KubeRay clusters the current kube context has: ``clusters`` (names)
+    when both k8s-single and k8s-multi are there, else ``missing`` saying why not."""
+    from ray101.kube import discovery
+
+    found = {t.name: t for t in discovery.discover(quiet=True)}
+    missing = [c for c in K8S_CLUSTERS if c not in found]
+    if missing:
+        return {"clusters": [], "missing": f"{', '.join(missing)} not in the current kube context "
+                                           "(`make deploy` first to include Kubernetes)"}
+    from ray101.kube.client import client
+
+    kube, t = client(), found["k8s-multi"]
+    nodes = [{"name": n.metadata.name, "cpu": n.status.allocatable.get("cpu"),
+              "memory": n.status.allocatable.get("memory")}
+             for n in kube.core.list_node(_request_timeout=30).items]
+    return {"clusters": list(K8S_CLUSTERS), "missing": None, "context": kube.context,
+            "namespace": kube.namespace, "nodes": nodes,
+            "jobs_in_image": bool(t.kube and t.kube.jobs_in_image)}
+
+
+def k8s_cold_start(lab: Lab, jobs: int, hop_repeat: int) -> dict:
+    """cold_start on k8s-multi, through a port-forward to its head; Ray's `ray job submit`
+    reads the cluster's token from a 0600 file that lives only for this measurement."""
+    import os
+
+    from ray101 import targets
+
+    target = targets.resolve("k8s-multi")
+    with targets.connect(target) as conn:
+        token_file = lab.home / "k8s-auth-token"
+        fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(conn.token or "")
+            return cold_start(lab, conn.jobs_url, jobs, cluster="k8s-multi", hop_repeat=hop_repeat,
+                              token_file=token_file, runtime_env=conn.runtime_env)
+        finally:
+            token_file.unlink(missing_ok=True)
