@@ -32,6 +32,14 @@ from ray101_jobs import mongouri, warm
 RESULT_PREFIX = "RAY101_RESULT "
 ERROR_PREFIX = "RAY101_ERROR "
 WARM_PREFIX = "RAY101_WARM "  # what the job left started for the next one (ray101_jobs.warm)
+# An untimed pause before each warm repetition. When a repetition ends, its tasks' workers go
+# back to their nodes, and the head learns that the other nodes are free again from their next
+# resource report; a repetition submitted at once can find the head still counting them busy,
+# and its spilled tasks then wait for the report: +9-11% on one repetition in three or four on
+# k8s-multi (8 back-to-back repetitions of six 1-s tasks per job), at most +5% with 0.2 s
+# between them. The same race shows on local-multi. Each warm repetition measures a settled
+# cluster; the cold one follows the driver's start as it always did.
+REPETITION_GAP_S = 0.2
 
 
 class ParamError(ValueError):
@@ -296,6 +304,8 @@ def execute(workload: Workload, run_once: Callable[[dict], Repetition], params: 
     extras: list[dict] = []
     for i in range(repeat):
         label = "cold" if i == 0 else "warm"
+        if i > 0:
+            time.sleep(REPETITION_GAP_S)  # untimed: see REPETITION_GAP_S
         if repeat > 1:
             print(f"-- repetition {i + 1}/{repeat} ({label})", flush=True)
         start = time.perf_counter()
