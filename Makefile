@@ -67,8 +67,8 @@ lint: venv ## ruff (style, imports, bugbear) and mypy (types; None misuse in cli
 bench: venv mongo-server ## Run the benchmarks (and on the deployed k8s clusters, after `make deploy`) and write docs/performance.md
 	$(VENV)/bin/python -m bench
 
-readme: venv ## Regenerate docs/cli.md (CLI reference, --json table: cog) and helm/ray101/README.md (values)
-	$(VENV)/bin/cog -r docs/cli.md
+readme: venv ## Regenerate docs/cli.md (CLI reference, --json table), README.md's comparison (the last make bench) and helm/ray101/README.md (values)
+	$(VENV)/bin/cog -r docs/cli.md README.md
 	$(VENV)/bin/python scripts/chart_readme.py
 
 clean: ## Remove the virtualenv, installed tools and results (run `make down` first)

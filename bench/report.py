@@ -153,6 +153,52 @@ def plot_mongo_sweep(ms: dict) -> bytes:
 
 
 # --- the page ----------------------------------------------------------------------------------
+def readme_comparison(d: dict) -> str:
+    """The README's comparison (cog, `make readme`): the last `make bench`'s runtimes per
+    workload on the local clusters and, when a deployment was measured, on Kubernetes."""
+    c = d.get("compare")
+    if not c:
+        return "`make bench` has not recorded a comparison yet.\n"
+    k = ((d.get("k8s") or {}).get("compare") or {})
+    dep = (d.get("k8s") or {}).get("deployment") or {}
+    m, v, lab = d["machine"], d.get("versions") or {}, d.get("lab") or {}
+    mongo = v.get("mongodb") or {}
+    parts = [(c["data"], c["wall_s"])] + ([(k["data"], k["wall_s"])] if k.get("data") else [])
+    head = (f"From `make bench` on {d['started'][:10]} (git {v.get('git') or '—'}) on {m['cores']} "
+            f"cores, {m['memory_gib']} GiB: Ray {v.get('ray')}, {mongo.get('kind', 'MongoDB')} "
+            f"{mongo.get('version') or ''}. `local-single` is one node with "
+            f"{lab.get('cpus_per_node') or 0:g} logical CPUs, `local-multi` "
+            f"{(lab.get('nodes') or {}).get('local-multi')} such nodes")
+    if k.get("data"):
+        nodes = dep.get("nodes") or []
+        head += (f"; `k8s-single` and `k8s-multi` are the same shapes as KubeRay pods on the "
+                 f"deployment in kube context `{dep.get('context')}` ({len(nodes)} node"
+                 f"{'s' if len(nodes) != 1 else ''}, measured in the same run after the local lab "
+                 "was down)")
+    head += (". Cold is the first of " + str(c["data"].get("repeat")) + " repetitions in one job, "
+             "warm the median of the others; speedup = warm single / warm multi. The comparisons "
+             "took " + " and ".join(f"{wall:.0f} s" for _, wall in parts) + ".\n\n")
+    rows = []
+    for data, _ in parts:
+        for row in data["rows"]:
+            for i, (name, x) in enumerate(_ordered(row, data)):
+                ok = x.get("status") == "SUCCEEDED"
+                rows.append([
+                    row["workload"], name, _s(x.get("cold_s")) if ok else x.get("status"),
+                    _s(x.get("warm_s")) if ok else "—", _s(x.get("ideal_s")),
+                    "—" if x.get("overhead_pct") is None else f"{x['overhead_pct']:+.0f}%",
+                    (f"{row['speedup']:.2f}x" if row.get("speedup") else "—") if i == 0 else "",
+                    ("yes" if row.get("outputs_agree") else "**no**") if i == 0 else ""])
+    order = {wl: n for n, wl in enumerate(dict.fromkeys(r[0] for r in rows))}
+    rows.sort(key=lambda r: order[r[0]])  # stable: each workload's clusters stay in their order
+    shown, last = [], None
+    for r in rows:
+        shown.append(([r[0]] if r[0] != last else [""]) + r[1:])
+        last = r[0]
+    return head + "\n".join(_table(["workload", "cluster", "cold s", "warm s", "ideal s", "over ideal",
+                                     "speedup", "outputs agree"], shown)) + "\n"
+
+
 def summary_table(d: dict) -> str:
     """The per-workload table (plain text, for the terminal)."""
     c = d.get("compare")

@@ -1,6 +1,6 @@
 """The generated docs match their sources: docs/cli.md (the CLI reference from --help and the
-table of --json shapes, by cog) and helm/ray101/README.md (from values.yaml's `# --` comments).
-`make readme` regenerates both."""
+table of --json shapes, by cog), README.md's comparison (from docs/performance.json, by cog) and
+helm/ray101/README.md (from values.yaml's `# --` comments). `make readme` regenerates them."""
 
 import subprocess
 import sys
@@ -13,6 +13,14 @@ def test_the_cli_reference_is_up_to_date():
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, (
         "docs/cli.md is out of date with the CLI: run `make readme` and commit it\n"
+        + proc.stdout + proc.stderr)
+
+
+def test_the_readme_comparison_is_the_last_bench():
+    proc = subprocess.run([sys.executable, "-m", "cogapp", "--check", "README.md"], cwd=REPO,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, (
+        "README.md's comparison is not docs/performance.json's: run `make readme` and commit it\n"
         + proc.stdout + proc.stderr)
 
 
