@@ -15,7 +15,8 @@ from ray101.errors import Ray101Error
 from ray101.head.jobs import JobsAPI
 from ray101.kube import autoscale
 from ray101.kube.client import client as kube_client
-from ray101.kube.rayjob import VIA_JOBS_API, RayJobSubmitter
+from ray101.kube.rayjob import VIA_JOBS_API, VIA_RAYJOB, RayJobSubmitter
+from ray101.models import Connection
 
 
 def run_matrix(
@@ -50,7 +51,7 @@ def run_matrix(
         try:
             with targets.connect(target, on_wait) as conn:
                 for via, name in plan:
-                    api = JobsAPI(conn) if via == VIA_JOBS_API else RayJobSubmitter(conn)
+                    api = submitter(conn, via)
                     api.client.on_retry = on_retry
                     if watch is None and target.kube and target.kube.autoscaling:
                         watch = autoscale.Watch(kube_client(), api.client, target.kube.raycluster,
@@ -94,6 +95,18 @@ def run_matrix(
                 facts[name]["autoscaling"] = watch.report()
                 watch = None
     return runs, facts
+
+
+def submitter(conn: Connection, via: str) -> JobsAPI:
+    """How jobs go in through ``via``: the Jobs API, a RayJob to the running cluster, or a
+    RayJob with a cluster of its own."""
+    if via == VIA_JOBS_API:
+        return JobsAPI(conn)
+    if via == VIA_RAYJOB:
+        return RayJobSubmitter(conn)
+    from ray101.kube.owncluster import OwnClusterSubmitter
+
+    return OwnClusterSubmitter(conn)
 
 
 def label(cluster: str, via: str) -> str:

@@ -74,6 +74,7 @@ def run_on(
     entry = store.entry_from(outcome, wl.name, label or api.conn.target.name, run_id, params,
                              repeat)
     entry["via"] = api.via
+    entry.update(api.facts(job_id))
     store.record(run_id, entry)
     return entry, outcome
 

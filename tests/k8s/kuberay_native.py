@@ -10,8 +10,14 @@ kind tier (test_kind_cluster.py) and the host tier (test_real_cluster.py): call 
   (`--via rayjob`) on k8s-multi: the RayJob shows in `kubectl get rayjobs` with its
   clusterSelector and no secret, the outputs are the same, the job is in the dashboard under its
   name, and the RayJob is gone afterwards.
+- :func:`rayjob_cluster_stage`: one small workload through a RayJob with a RayCluster of its own
+  (`--via rayjob-cluster`, shaped like k8s-single) beside the Jobs API on k8s-single: the RayJob
+  carries a rayClusterSpec, shutdownAfterJobFinishes and no secret, KubeRay made a second
+  RayCluster for it, the outputs are the same, the cluster's start is timed, and neither the
+  RayJob nor its cluster is left afterwards.
 
-Each writes its figures to RESULTS/<prefix>autoscaling.json or <prefix>rayjob.json and returns them.
+Each writes its figures to RESULTS/<prefix>autoscaling.json, <prefix>rayjob.json or
+<prefix>rayjob-cluster.json and returns them.
 """
 
 from __future__ import annotations
@@ -142,5 +148,65 @@ def rayjob_stage(env: dict, results: Path, prefix: str = "") -> dict:
                "runtimes_s": {"jobs-api": direct["runtimes_s"], "rayjob": via["runtimes_s"]},
                "outputs_agree": True}
     write(results, f"{prefix}rayjob.json", figures)
+    print(json.dumps(figures, indent=2))
+    return figures
+
+
+def rayjob_cluster_stage(env: dict, results: Path, prefix: str = "") -> dict:
+    started = time.monotonic()
+    workload = ["task-dependencies", "--cluster", "k8s-single", "--json", "--quiet"]
+    direct = json.loads(sh(["ray101", "run", *workload], env, 600).stdout)[0]
+    assert direct["status"] == "SUCCEEDED" and direct["via"] == "jobs-api", direct
+
+    proc = subprocess.Popen(["ray101", "run", *workload, "--via", "rayjob-cluster"], cwd=REPO,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen: dict[str, dict] = {}
+    made: set[str] = set()
+    statuses: list[str] = []
+    while proc.poll() is None:  # `kubectl get rayjobs,rayclusters` while it runs
+        for rj in kubectl_json(env, "get", "rayjobs")["items"]:
+            seen[rj["metadata"]["name"]] = rj
+            st = rj.get("status") or {}
+            pair = f"{st.get('jobDeploymentStatus')}/{st.get('jobStatus')}"
+            if not statuses or statuses[-1] != pair:
+                statuses.append(pair)
+        made |= {rc["metadata"]["name"] for rc in kubectl_json(
+            env, "get", "rayclusters", "-l", "ray.io/originated-from-cr-name")["items"]}
+        time.sleep(1)
+    out, err = proc.communicate()
+    print(out[-3000:], err[-3000:])
+    assert proc.returncode == 0, err[-1500:]
+    [own] = json.loads(out)
+    assert own["status"] == "SUCCEEDED" and own["via"] == "rayjob-cluster", own
+    assert own["output"] == direct["output"], (own["output"], direct["output"])
+    start = own["own_cluster"]
+    assert start["cluster_ready_s"] is not None and start["job_running_s"] is not None, start
+    assert start["cluster_gone_s"] is not None, start
+
+    assert len(seen) == 1, list(seen)
+    [(name, rayjob)] = seen.items()
+    spec = rayjob["spec"]
+    assert "clusterSelector" not in spec and spec["shutdownAfterJobFinishes"] is True, spec
+    single = kubectl_json(env, "get", "raycluster", "ray101-single")
+    head = spec["rayClusterSpec"]["headGroupSpec"]["template"]["spec"]["containers"][0]
+    assert head["image"] == single["spec"]["headGroupSpec"]["template"]["spec"]["containers"][0][
+        "image"], head
+    assert spec["rayClusterSpec"]["authOptions"] == single["spec"]["authOptions"], spec
+    assert made == {start["raycluster"]}, (made, start)
+    secret = kubectl_json(env, "get", "secret", "ray101-ray-auth")
+    token = base64.b64decode(secret["data"]["auth_token"]).decode()
+    assert token not in json.dumps(rayjob), "the RayJob carries the token"
+    assert kubectl_json(env, "get", "rayjobs")["items"] == [], "the RayJob was not deleted"
+    left = kubectl_json(env, "get", "rayclusters", "-l", "ray.io/originated-from-cr-name")["items"]
+    assert left == [], f"the RayJob's cluster was left: {[r['metadata']['name'] for r in left]}"
+    figures = {"rayjob": name, "submission_mode": spec["submissionMode"],
+               "statuses_seen": statuses, "own_cluster": start,
+               "jobs_api_end_to_end_s": direct["end_to_end_s"],
+               "rayjob_cluster_end_to_end_s": own["end_to_end_s"],
+               "runtimes_s": {"jobs-api": direct["runtimes_s"],
+                              "rayjob-cluster": own["runtimes_s"]},
+               "outputs_agree": True, "stage_s": round(time.monotonic() - started, 1),
+               "command": "ray101 run " + " ".join(workload) + " --via rayjob-cluster"}
+    write(results, f"{prefix}rayjob-cluster.json", figures)
     print(json.dumps(figures, indent=2))
     return figures

@@ -33,8 +33,10 @@ from ray101.commands.output import ReadyDisplay, console, print_json, print_tabl
 @click.option("--timeout", type=Seconds(), default=None, metavar="S",
               help="Stop any one job after S seconds (default: each workload's ceiling).")
 @click.option("--via", "vias", type=NameList(), default="jobs-api", show_default=True,
-              help="How jobs go in: jobs-api, rayjob (KubeRay clusters only), or "
-                   "jobs-api,rayjob for both side by side (`<cluster> via rayjob` in the report).")
+              help="How jobs go in: jobs-api, rayjob, rayjob-cluster (KubeRay clusters only), "
+                   "or several side by side, e.g. jobs-api,rayjob,rayjob-cluster (`<cluster> via "
+                   "rayjob` in the report). rayjob-cluster: each job's RayJob brings up a cluster "
+                   "of its own shaped like the named one, deleted after the job.")
 @json_option
 def compare_cmd(clusters: list[str], workload_list: list[str], repeat: int, out: Path,
                 timeout: float | None, vias: list[str], as_json: bool) -> None:
@@ -68,12 +70,13 @@ def compare_cmd(clusters: list[str], workload_list: list[str], repeat: int, out:
         if via not in VIAS:
             raise click.BadParameter(f"'{via}' is not one of {', '.join(VIAS)}",
                                      param_hint="'--via'")
-    if "rayjob" in vias:
+    kuberay_vias = [via for via in vias if via != "jobs-api"]
+    if kuberay_vias:
         from ray101 import targets
 
         for name in clusters:
             target = targets.resolve(name)
-            needs_kuberay(target.name, target.kind, "rayjob")
+            needs_kuberay(target.name, target.kind, kuberay_vias[0])
     cluster_names = clusters
     run_id = store.new_run_id()
     started = time.monotonic()
@@ -100,6 +103,9 @@ def compare_cmd(clusters: list[str], workload_list: list[str], repeat: int, out:
             done, total = int(progress.tasks[0].completed), progress.tasks[0].total
             line = (f"[{done}/{total}] {entry['workload']} on {entry['cluster']}: "
                     f"{entry['status']} ({entry['end_to_end_s']:.1f} s)")
+            own = entry.get("own_cluster") or {}
+            if own.get("cluster_ready_s") is not None:  # --via rayjob-cluster
+                line += f", its own cluster ready after {own['cluster_ready_s']:.1f} s"
             if sys.stderr.isatty():  # above the bar, which stays at the bottom
                 progress.console.print(line, markup=False, highlight=False)
             else:

@@ -165,15 +165,15 @@ def cluster_option(f: FC) -> FC:
     """``--cluster``, and ``--context`` for when the cluster is a KubeRay one."""
     return _cluster(context_option(f))
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-# How jobs go in (ray101.kube.rayjob.VIAS): the Jobs API, or a KubeRay RayJob to the running
-# cluster (KubeRay clusters only).
-VIAS = ("jobs-api", "rayjob")
+# How jobs go in (ray101.kube.rayjob.VIAS): the Jobs API, a KubeRay RayJob to the running
+# cluster, or a RayJob that brings up a cluster of its own shaped like it (KubeRay clusters only).
+VIAS = ("jobs-api", "rayjob", "rayjob-cluster")
 
 
 def needs_kuberay(target_name: str, kind: str, via: str) -> None:
-    """``--via rayjob`` on a cluster that is not a KubeRay one: a usage error (exit 2)."""
-    if via == "rayjob" and kind != "k8s":
-        raise click.UsageError(f"--via rayjob needs a KubeRay cluster (k8s-*); {target_name} is "
+    """``--via rayjob[-cluster]`` on a cluster that is not a KubeRay one: a usage error (exit 2)."""
+    if via != "jobs-api" and kind != "k8s":
+        raise click.UsageError(f"--via {via} needs a KubeRay cluster (k8s-*); {target_name} is "
                                f"a {kind} cluster: use --via jobs-api")
 param_option = click.option(
     "--param", "-p", "params", multiple=True, metavar="KEY=VALUE",

@@ -36,15 +36,23 @@ if TYPE_CHECKING:
                    "`ray101 workloads` shows it).")
 @click.option("--quiet", "-q", is_flag=True, help="Do not echo the job's log.")
 @click.option("--via", type=click.Choice(VIAS), default="jobs-api", show_default=True,
-              help="Submit through the head's Jobs API, or as a KubeRay RayJob to the running "
-                   "cluster (k8s-* only; the RayJob is deleted when the job has ended).")
+              metavar="VIA",
+              help="How the job goes in: jobs-api (the head's Jobs API), rayjob (a KubeRay "
+                   "RayJob to the running cluster) or rayjob-cluster (a RayJob that brings up a "
+                   "cluster of its own shaped like the named one: time to result includes its "
+                   "start). RayJobs: k8s-* only, deleted, with their own cluster, when the job "
+                   "has ended.")
 @json_option
 def run_cmd(workloads: tuple, cluster: str, repeat: int, params: tuple[str, ...],
             timeout: float | None, quiet: bool, via: str, as_json: bool) -> None:
     """Run WORKLOAD(s) on a cluster through the Jobs API and wait for the result.
 
     With --via rayjob each job goes in as a KubeRay RayJob (`kubectl get rayjobs` shows it while
-    it runs), its status is read from the RayJob, its log and result from the dashboard. On an
+    it runs), its status is read from the RayJob, its log and result from the dashboard.
+    With --via rayjob-cluster the RayJob brings up a RayCluster of its own, a copy of the named
+    cluster's spec without autoscaling; ray101 reads the result from its head, deletes the
+    RayJob and waits until the cluster is gone, and says how long the cluster took to be ready.
+    On an
     autoscaling cluster (k8s-auto) each worker KubeRay made during the jobs is shown: seconds
     from the submission to its pod, to its Ray node, to its first task.
 
@@ -56,9 +64,8 @@ def run_cmd(workloads: tuple, cluster: str, repeat: int, params: tuple[str, ...]
 
     Example: ray101 run parallel-retrieve --cluster local-multi --repeat 3
     """
-    from ray101 import runner, store, targets
+    from ray101 import matrix, runner, store, targets
     from ray101.errors import Ray101Error
-    from ray101.head.jobs import JobsAPI
 
     chosen = [(wl, parse_params(wl, params)) for wl in workloads]
     target = targets.resolve(cluster)
@@ -68,12 +75,7 @@ def run_cmd(workloads: tuple, cluster: str, repeat: int, params: tuple[str, ...]
     failed = []
     try:
         with connect(target) as conn:
-            if via == "rayjob":
-                from ray101.kube.rayjob import RayJobSubmitter
-
-                api: JobsAPI = RayJobSubmitter(conn)
-            else:
-                api = JobsAPI(conn)
+            api: JobsAPI = matrix.submitter(conn, via)
             api.client.on_retry = retry_notice
             watch = None
             if target.kube is not None and target.kube.autoscaling:
@@ -109,12 +111,30 @@ def run_cmd(workloads: tuple, cluster: str, repeat: int, params: tuple[str, ...]
         for entry in entries:
             if entry["status"] == "SUCCEEDED":
                 console().print(summary_line(entry))
+        for entry in entries:
+            if entry.get("own_cluster"):
+                click.echo(own_cluster_line(entry))
         for w in (entries[-1].get("autoscaling") or {}).get("workers", []) if entries else []:
             click.echo(f"{target.name}: worker {w['pod']} (made during {w['made_during']}): pod "
                        f"created {_s(w['created_s'])}, Ray node alive {_s(w['node_alive_s'])}, "
                        f"first task {_s(w['first_task_s'])} after the submission")
     if failed:
         raise Ray101Error("; ".join(failed))
+
+
+def own_cluster_line(entry: dict) -> str:
+    """How the job's own RayCluster (--via rayjob-cluster) came and went."""
+    own = entry["own_cluster"]
+    kuberay = own.get("cluster_ready_kuberay_s")
+    line = (f"{entry['workload']} on {entry['cluster']} via rayjob-cluster: RayCluster "
+            f"{own.get('raycluster') or '?'} ({own['submission_mode']}) ready "
+            f"{_s(own.get('cluster_ready_s'))} after its RayJob was created"
+            + (f" (KubeRay's clock: {kuberay:g} s)" if kuberay is not None else "")
+            + f", job running at {_s(own.get('job_running_s'))}; cluster gone "
+            f"{_s(own.get('cluster_gone_s'))} after the RayJob was deleted")
+    if own.get("head_pending"):
+        line += f"; meanwhile {own['head_pending']}"
+    return line
 
 
 def _s(seconds: float | None) -> str:

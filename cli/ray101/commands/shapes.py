@@ -18,7 +18,9 @@ SHAPES: dict[str, tuple[str, tuple[str, ...], str]] = {
                  "autoscaling)"),
     "run": ("list", ("workload", "cluster", "job_id", "status", "output", "runtimes_s", "ideal_s",
                      "node_ips", "end_to_end_s", "message"),
-            "one run entry per workload, also for a single workload"),
+            "one run entry per workload, also for a single workload; --via rayjob-cluster adds "
+            "own_cluster: rayjob, raycluster, submission_mode, cluster_ready_s, "
+            "cluster_ready_kuberay_s, job_running_s, head_pending, cluster_gone_s"),
     "submit": ("object", ("job_id", "cluster", "workload"), ""),
     "jobs list": ("list", ("job_id", "status", "entrypoint", "metadata", "message",
                            "driver_exit_code", "start_time", "end_time"),

@@ -188,6 +188,10 @@ class JobsAPI:
     def stop(self, job_id: str) -> bool:
         return self.client.stop_job(job_id)
 
+    def facts(self, job_id: str) -> dict:
+        """What this way in adds to the job's record (a RayJob's own cluster: its start)."""
+        return {}
+
     def delete(self, job_id: str, settle_s: float = 3.0) -> bool:
         """Delete a finished job, and keep it deleted.
 

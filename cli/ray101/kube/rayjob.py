@@ -17,6 +17,8 @@ The wait reads the RayJob's status (``jobDeploymentStatus``, ``jobStatus``) thro
 Kubernetes API; the result (the log's ``RAY101_RESULT`` line, the driver's exit code) is read from
 the dashboard by ``status.jobId``, as on the Jobs API path. The RayJob is deleted once the job has
 ended or been stopped (the Ray job stays in the dashboard, as on the Jobs API path).
+
+``--via rayjob-cluster`` gives the RayJob a RayCluster of its own: ``ray101.kube.owncluster``.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ from ray101.models import Connection
 
 VIA_JOBS_API = "jobs-api"
 VIA_RAYJOB = "rayjob"
-VIAS = (VIA_JOBS_API, VIA_RAYJOB)
+VIA_RAYJOB_CLUSTER = "rayjob-cluster"
+VIAS = (VIA_JOBS_API, VIA_RAYJOB, VIA_RAYJOB_CLUSTER)
 # jobDeploymentStatus values after which KubeRay does nothing more for a RayJob.
 DEPLOYMENT_DONE = {"Complete", "Failed", "ValidationFailed"}
 MAX_NAME = 47  # KubeRay's longest RayJob name (MaxRayJobNameLength), a DNS-1035 label
@@ -82,7 +85,7 @@ class RayJobSubmitter(JobsAPI):
         super().__init__(conn)
         info = conn.target.kube
         if info is None:
-            raise Ray101Error(f"--via {VIA_RAYJOB} needs a KubeRay cluster (k8s-*), not "
+            raise Ray101Error(f"--via {self.via} needs a KubeRay cluster (k8s-*), not "
                               f"{conn.target.name}")
         self.kube = kube or client()
         self.raycluster, self.key = info.raycluster, info.key
@@ -111,6 +114,12 @@ class RayJobSubmitter(JobsAPI):
             env_yaml = yaml.safe_dump(self.client.upload(runtime_env), sort_keys=True)
         body = manifest(name, self.kube.namespace, self.raycluster, self.key, entrypoint,
                         job_id, metadata, env_yaml)
+        return self.create(body, job_id)
+
+    def create(self, body: dict, job_id: str) -> str:
+        """Create the RayJob ``body``; one already there for the same job id counts as created
+        (a retry after a lost answer). Interrupted mid-call, it is deleted again."""
+        name = body["metadata"]["name"]
         try:
             self.kube.create_rayjob(body)
         except Ray101Error as exc:
@@ -118,6 +127,9 @@ class RayJobSubmitter(JobsAPI):
             annotations = ((existing or {}).get("metadata") or {}).get("annotations") or {}
             if annotations.get(JOB_ID_ANNOTATION) != job_id:
                 raise
+        except KeyboardInterrupt:
+            self.clean_up(job_id)
+            raise
         return job_id
 
     # -- status, through the RayJob ------------------------------------------------------------
@@ -129,6 +141,7 @@ class RayJobSubmitter(JobsAPI):
             except Ray101Error:
                 return JobInfo(job_id=None, submission_id=job_id, status="STOPPED",
                                message=f"{self.where(job_id)} was deleted before its job started")
+        self.seen(job_id, rayjob)
         status = rayjob.get("status") or {}
         deployment = status.get("jobDeploymentStatus") or "New"
         job_status = status.get("jobStatus") or ""
@@ -147,6 +160,9 @@ class RayJobSubmitter(JobsAPI):
                        entrypoint=ray.entrypoint, message=ray.message or message,
                        metadata=ray.metadata, driver_exit_code=ray.driver_exit_code,
                        start_time=ray.start_time, end_time=ray.end_time)
+
+    def seen(self, job_id: str, rayjob: dict) -> None:
+        """What the RayJob said on this poll (``OwnClusterSubmitter`` acts on it)."""
 
     def logs(self, job_id: str) -> str:
         """The job's log from the dashboard; empty until the operator has submitted it."""
@@ -176,16 +192,22 @@ class RayJobSubmitter(JobsAPI):
                on_status: OnStatus | None = None) -> JobOutcome:
         """Follow the job through its RayJob to the end (as the Jobs API path), then delete the
         RayJob, also when interrupted."""
+        ended = False
         try:
-            return super().follow(job_id, on_log, timeout, started, on_status)
+            outcome = super().follow(job_id, on_log, timeout, started, on_status)
+            ended = True
+            return outcome
         finally:
-            self.clean_up(job_id)
+            self.clean_up(job_id, wait=ended)
 
-    def clean_up(self, job_id: str) -> None:
+    def clean_up(self, job_id: str, wait: bool = False) -> bool:
+        """Delete the RayJob; False (and a line saying how to) when that failed. ``wait``: the
+        job ended normally, so there is time to wait for what the RayJob owned to go."""
         try:
             self.kube.delete_rayjob(self.name(job_id))
+            return True
         except Ray101Error as exc:
             self.on_cleanup_error(f"could not delete {self.where(job_id)} ({exc.message}); "
                                   f"`kubectl -n {self.kube.namespace} delete rayjob "
                                   f"{self.name(job_id)}`")
-
+            return False
