@@ -285,6 +285,16 @@ def test_rayjob_beside_the_jobs_api(env):
     write("kind-timings.json", {"cache": "cold" if COLD else "warm", "seconds": TIMINGS})
 
 
+def test_rayjob_with_its_own_cluster(env):
+    """`--via rayjob-cluster`: a RayJob that brings up a copy of k8s-single (on kind's stock image
+    ray101 submits to the new head itself: InteractiveMode), the Jobs API's output, and neither
+    the RayJob nor its RayCluster left behind."""
+    start = time.monotonic()
+    kuberay_native.rayjob_cluster_stage(env, RESULTS, prefix="kind-")
+    TIMINGS["rayjob-cluster"] = round(time.monotonic() - start, 1)
+    write("kind-timings.json", {"cache": "cold" if COLD else "warm", "seconds": TIMINGS})
+
+
 def test_upgrade_to_baked_image(env):
     """`make image` loads the baked image; `make deploy` with it is a helm upgrade that replaces
     every Ray pod (upgradeStrategy Recreate), and the jobs keep working without uploads. (Its

@@ -423,6 +423,14 @@ def test_rayjob_beside_the_jobs_api(env):
     timed_call("rayjob", kuberay_native.rayjob_stage, env, RESULTS)
 
 
+def test_rayjob_with_its_own_cluster(env):
+    """`--via rayjob-cluster`: a RayJob that brings up a copy of k8s-single, runs one workload on
+    it with the Jobs API's output, and leaves neither the RayJob nor its RayCluster behind."""
+    import kuberay_native
+
+    timed_call("rayjob-cluster", kuberay_native.rayjob_cluster_stage, env, RESULTS)
+
+
 def test_chaos_kill_node_during_parallel_retrieve(env):
     run = subprocess.Popen(
         ["ray101", "run", "parallel-retrieve", "--cluster", "k8s-multi", "--repeat", "4",
