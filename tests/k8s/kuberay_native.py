@@ -104,27 +104,38 @@ def autoscaling_stage(env: dict, results: Path, prefix: str = "") -> dict:
     return figures
 
 
-def rayjob_stage(env: dict, results: Path, prefix: str = "") -> dict:
-    workload = ["task-dependencies", "--cluster", "k8s-multi", "--json", "--quiet"]
-    direct = json.loads(sh(["ray101", "run", *workload], env, 600).stdout)[0]
-    assert direct["status"] == "SUCCEEDED" and direct["via"] == "jobs-api", direct
-
-    proc = subprocess.Popen(["ray101", "run", *workload, "--via", "rayjob"], cwd=REPO, env=env,
+def run_watching_rayjobs(env: dict, args: list[str], also=None,
+                         period_s: float = 0.5) -> tuple[dict, dict[str, dict], list[str]]:
+    """`ray101 run ARGS` (one workload, --json) while `kubectl get rayjobs` watches: its run
+    entry, every RayJob seen by name, and the RayJob's (deployment/job) statuses in the order
+    they came. ``also``: called at each look too."""
+    proc = subprocess.Popen(["ray101", "run", *args], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     seen: dict[str, dict] = {}
     statuses: list[str] = []
-    while proc.poll() is None:  # `kubectl get rayjobs` while it runs
+    while proc.poll() is None:
         for rj in kubectl_json(env, "get", "rayjobs")["items"]:
             seen[rj["metadata"]["name"]] = rj
             st = rj.get("status") or {}
             pair = f"{st.get('jobDeploymentStatus')}/{st.get('jobStatus')}"
             if not statuses or statuses[-1] != pair:
                 statuses.append(pair)
-        time.sleep(0.5)
+        if also:
+            also()
+        time.sleep(period_s)
     out, err = proc.communicate()
     print(out[-3000:], err[-3000:])
     assert proc.returncode == 0, err[-1500:]
-    [via] = json.loads(out)
+    [entry] = json.loads(out)
+    return entry, seen, statuses
+
+
+def rayjob_stage(env: dict, results: Path, prefix: str = "") -> dict:
+    workload = ["task-dependencies", "--cluster", "k8s-multi", "--json", "--quiet"]
+    direct = json.loads(sh(["ray101", "run", *workload], env, 600).stdout)[0]
+    assert direct["status"] == "SUCCEEDED" and direct["via"] == "jobs-api", direct
+
+    via, seen, statuses = run_watching_rayjobs(env, [*workload, "--via", "rayjob"])
     assert via["status"] == "SUCCEEDED" and via["via"] == "rayjob", via
     assert via["output"] == direct["output"], (via["output"], direct["output"])
 
@@ -158,25 +169,14 @@ def rayjob_cluster_stage(env: dict, results: Path, prefix: str = "") -> dict:
     direct = json.loads(sh(["ray101", "run", *workload], env, 600).stdout)[0]
     assert direct["status"] == "SUCCEEDED" and direct["via"] == "jobs-api", direct
 
-    proc = subprocess.Popen(["ray101", "run", *workload, "--via", "rayjob-cluster"], cwd=REPO,
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    seen: dict[str, dict] = {}
     made: set[str] = set()
-    statuses: list[str] = []
-    while proc.poll() is None:  # `kubectl get rayjobs,rayclusters` while it runs
-        for rj in kubectl_json(env, "get", "rayjobs")["items"]:
-            seen[rj["metadata"]["name"]] = rj
-            st = rj.get("status") or {}
-            pair = f"{st.get('jobDeploymentStatus')}/{st.get('jobStatus')}"
-            if not statuses or statuses[-1] != pair:
-                statuses.append(pair)
-        made |= {rc["metadata"]["name"] for rc in kubectl_json(
-            env, "get", "rayclusters", "-l", "ray.io/originated-from-cr-name")["items"]}
-        time.sleep(1)
-    out, err = proc.communicate()
-    print(out[-3000:], err[-3000:])
-    assert proc.returncode == 0, err[-1500:]
-    [own] = json.loads(out)
+
+    def own_clusters() -> None:
+        made.update(rc["metadata"]["name"] for rc in kubectl_json(
+            env, "get", "rayclusters", "-l", "ray.io/originated-from-cr-name")["items"])
+
+    own, seen, statuses = run_watching_rayjobs(env, [*workload, "--via", "rayjob-cluster"],
+                                               also=own_clusters, period_s=1.0)
     assert own["status"] == "SUCCEEDED" and own["via"] == "rayjob-cluster", own
     assert own["output"] == direct["output"], (own["output"], direct["output"])
     start = own["own_cluster"]
