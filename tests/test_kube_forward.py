@@ -137,7 +137,13 @@ def test_forwarder_records_a_stream_closed_without_an_answer():
     try:
         with socket.create_connection(("127.0.0.1", forward.local[8265]), timeout=5) as sock:
             sock.sendall(b"GET / HTTP/1.1\r\n\r\n")
-            assert sock.recv(10) == b""
+            try:
+                answer = sock.recv(10)
+            except ConnectionResetError:
+                # Closed with our request still unread, the kernel resets instead of a FIN
+                # (seen once in a fresh-clone `make test`): no answer all the same.
+                answer = b""
+            assert answer == b""
     finally:
         forward.close()  # joins the forwarder's threads: its error is final
     assert forward.error == "error forwarding port 8265 to pod p: connection refused"
