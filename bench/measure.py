@@ -465,17 +465,13 @@ def k8s_deployment() -> dict:
 def k8s_cold_start(lab: Lab, jobs: int, hop_repeat: int) -> dict:
     """cold_start on k8s-multi, through a port-forward to its head; Ray's `ray job submit`
     reads the cluster's token from a 0600 file that lives only for this measurement."""
-    import os
-
-    from ray101 import targets
+    from ray101 import state, targets
 
     target = targets.resolve("k8s-multi")
     with targets.connect(target) as conn:
         token_file = lab.home / "k8s-auth-token"
-        fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(conn.token or "")
+            state.atomic_write(token_file, conn.token or "", mode=0o600)
             return cold_start(lab, conn.jobs_url, jobs, cluster="k8s-multi", hop_repeat=hop_repeat,
                               token_file=token_file, runtime_env=conn.runtime_env)
         finally:

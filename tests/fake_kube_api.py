@@ -467,3 +467,11 @@ def deployed(tmp_path: Path, monkeypatch, token: str) -> Iterator[FakeKubeAPI]:
         yield api
     finally:
         api.stop()
+
+
+def forward_heads_to(api: FakeKubeAPI, port: int) -> None:
+    """Every head pod's port-forward streams (dashboard 8265, Serve 8000) reach ``port``: a
+    fake Ray head's."""
+    for (ns, name), pod in api.pods.items():
+        if pod["metadata"]["labels"]["ray.io/node-type"] == "head":
+            api.forward_to[(ns, name)] = {8265: port, 8000: port}

@@ -38,25 +38,18 @@ TOKEN = "tok-4f1d2c9a8b7e6d5c4b3a29181716151413121110"
 
 @pytest.fixture
 def fake(tmp_path, monkeypatch):
-    """The fake API server with what `make deploy` leaves, a kubeconfig for it, a fresh home."""
-    api = fk.FakeKubeAPI().start()
-    fk.lab(api, TOKEN)
-    monkeypatch.setenv("KUBECONFIG", str(api.write_kubeconfig(tmp_path / "kubeconfig")))
-    monkeypatch.setenv("RAY101_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("RAY101_NAMESPACE", raising=False)
+    """The fake API server with what `make deploy` leaves, a kubeconfig for it, a fresh home,
+    and the readiness timeout at its default."""
     monkeypatch.delenv(readiness.READY_TIMEOUT_ENV, raising=False)
-    monkeypatch.setattr(readiness, "POLL_S", 0.01)
-    yield api
-    api.stop()
+    with fk.deployed(tmp_path, monkeypatch, TOKEN) as api:
+        yield api
 
 
 @pytest.fixture
 def ray_head(fake):
     """A fake Ray head that the fake API server's port-forward streams of every head pod reach."""
     head = FakeRayHead()
-    for (ns, name), pod in fake.pods.items():
-        if pod["metadata"]["labels"]["ray.io/node-type"] == "head":
-            fake.forward_to[(ns, name)] = {8265: head.port, 8000: head.port}
+    fk.forward_heads_to(fake, head.port)
     yield head
     head.stop()
 

@@ -32,9 +32,7 @@ def fake(tmp_path, monkeypatch):
         for rc in api.rayclusters.values():
             rc["metadata"]["annotations"]["ray101.io/jobs-in-image"] = "true"
         head = FakeRayHead()
-        for (ns, name), pod in api.pods.items():
-            if pod["metadata"]["labels"]["ray.io/node-type"] == "head":
-                api.forward_to[(ns, name)] = {8265: head.port, 8000: head.port}
+        fk.forward_heads_to(api, head.port)
         yield api
         head.stop()
 
